@@ -1,0 +1,23 @@
+/* cli.h — the `drl` subcommands. Each takes argv after the subcommand name (argv[0] is the
+ * subcommand) and returns the process exit status: 0 ok, 1 runtime failure, 2 usage error,
+ * 3 not available in this build. */
+#ifndef DRL_CLI_H
+#define DRL_CLI_H
+
+#include "err.h"
+
+enum { DRL_EXIT_OK = 0, DRL_EXIT_FAIL = 1, DRL_EXIT_USAGE = 2, DRL_EXIT_UNAVAILABLE = 3 };
+
+int drl_cli_inspect(int argc, char **argv);
+int drl_cli_serve(int argc, char **argv);
+int drl_cli_train(int argc, char **argv);
+int drl_cli_encode(int argc, char **argv);
+int drl_cli_sample(int argc, char **argv);
+int drl_cli_eval(int argc, char **argv);
+
+/* Prints "drl CMD: message" for err to stderr and returns the exit status for its code. */
+int drl_cli_fail(const char *cmd, const drl_err *err);
+/* True if argv holds -h or --help. */
+int drl_cli_wants_help(int argc, char **argv);
+
+#endif

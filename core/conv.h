@@ -1,0 +1,30 @@
+/* conv.h — 2-D convolution (any square kernel, stride, zero padding) and nearest ×2 upsampling.
+ *
+ * Layout NCHW. Convolution is lowered to matrix products (im2col + cblas_sgemm). Ops allocate
+ * nothing: the caller provides `work`, a scratch buffer of drl_conv2d_work_size() floats.
+ * Backward accumulates (+=) into dinp, dw, db; any of dinp / db may be NULL to skip it.
+ * Output size: OH = (H + 2*pad - K) / stride + 1, OW likewise.
+ */
+#ifndef DRL_CONV_H
+#define DRL_CONV_H
+
+#include <stddef.h>
+
+int drl_conv2d_out_size(int H, int K, int stride, int pad);
+/* Floats of scratch needed by forward and backward for these shapes (the larger of the two). */
+size_t drl_conv2d_work_size(int B, int C, int H, int W, int OC, int K, int stride, int pad);
+
+/* out (B, OC, OH, OW) = conv(inp (B, C, H, W), w (OC, C, K, K)) + b (OC); b may be NULL. */
+void drl_conv2d_forward(float *out, const float *inp, const float *w, const float *b, float *work,
+                        int B, int C, int H, int W, int OC, int K, int stride, int pad);
+/* dinp (B, C, H, W) += ..., dw (OC, C, K, K) += ..., db (OC) += ... from dout (B, OC, OH, OW). */
+void drl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                         const float *w, float *work, int B, int C, int H, int W, int OC, int K,
+                         int stride, int pad);
+
+/* out (B, C, 2H, 2W): nearest-neighbour ×2. */
+void drl_upsample2x_forward(float *out, const float *inp, int B, int C, int H, int W);
+/* dinp (B, C, H, W) += sum of the 4 children in dout (B, C, 2H, 2W). */
+void drl_upsample2x_backward(float *dinp, const float *dout, int B, int C, int H, int W);
+
+#endif

@@ -1,0 +1,16 @@
+/* norm.h — GroupNorm over NCHW (G groups of C/G channels, eps = 1e-5 like PyTorch). */
+#ifndef DRL_NORM_H
+#define DRL_NORM_H
+
+#define DRL_GROUPNORM_EPS 1e-5f
+
+/* out (B, C, HW) = (inp - mean) * rstd * gamma (C) + beta (C); saves mean (B, G), rstd (B, G)
+ * for backward. Statistics are biased (divide by group size), accumulated in double. */
+void drl_groupnorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                           const float *gamma, const float *beta, int B, int C, int HW, int G);
+/* Accumulates dinp (B, C, HW), dgamma (C), dbeta (C). */
+void drl_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                            const float *inp, const float *mean, const float *rstd,
+                            const float *gamma, int B, int C, int HW, int G);
+
+#endif

@@ -1,0 +1,21 @@
+/* threads.c — thread-count knob (see threads.h). */
+#include "threads.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+/* Declared by OpenBLAS's cblas.h; repeated here so this file does not depend on its variant. */
+void openblas_set_num_threads(int num_threads);
+
+int drl_threads_cores(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void drl_threads_set(int n) {
+    if (n <= 0) n = drl_threads_cores();
+    openblas_set_num_threads(n);
+    omp_set_num_threads(n);
+}
+
+int drl_threads_get(void) { return omp_get_max_threads(); }

@@ -1,0 +1,67 @@
+/* testutil.c — helpers shared by the Check suites (see testutil.h). */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void drl_test_assert_close(const float *a, const float *b, size_t n, double tol, const char *what,
+                           const char *file, int line) {
+    double scale = 0.0, maxd = 0.0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs((double)b[i]) > scale) scale = fabs((double)b[i]);
+    if (scale < 1e-12) scale = 1e-12;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= maxd)) { maxd = d; at = i; }
+    }
+    double rel = maxd / scale;
+    if (!(rel <= tol)) {
+        ck_abort_msg("%s:%d: %s: max rel diff %.3g > %.3g (abs %.3g at %zu: got %.8g want %.8g, "
+                     "scale %.3g)", file, line, what, rel, tol, maxd, at, (double)a[at],
+                     (double)b[at], scale);
+    }
+}
+
+const char *drl_test_tmpdir(void) {
+    static char path[512];
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    snprintf(path, sizeof path, "%s/drl-test-XXXXXX", base);
+    if (!mkdtemp(path)) ck_abort_msg("mkdtemp failed");
+    return path;
+}
+
+void drl_test_write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+unsigned char *drl_test_read_file(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc(sz > 0 ? (size_t)sz : 1);
+    if (buf && sz > 0 && fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *n = (size_t)(sz > 0 ? sz : 0);
+    return buf;
+}
+
+int drl_test_run(Suite *s) {
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,23 @@
+/* testutil.h — helpers shared by the Check suites. */
+#ifndef DRL_TESTUTIL_H
+#define DRL_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+
+/* Asserts max |a-b| / max|b| <= tol, printing the max difference and where it is on failure. */
+#define ck_assert_close(a, b, n, tol, what) \
+    drl_test_assert_close((a), (b), (n), (tol), (what), __FILE__, __LINE__)
+void drl_test_assert_close(const float *a, const float *b, size_t n, double tol, const char *what,
+                           const char *file, int line);
+
+/* A fresh empty directory under $TMPDIR (or /tmp) for this test; the path is static storage. */
+const char *drl_test_tmpdir(void);
+/* Writes n bytes to path (asserts on failure). */
+void drl_test_write_file(const char *path, const void *data, size_t n);
+/* Reads a whole file (malloc'd; caller frees); *n gets the size. NULL if missing. */
+unsigned char *drl_test_read_file(const char *path, size_t *n);
+/* Runs a suite, returns the process exit status. */
+int drl_test_run(Suite *s);
+
+#endif
