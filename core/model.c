@@ -1,0 +1,276 @@
+/* model.c — DRL model: build, save/load, encode, loss (see model.h). */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loss.h"
+#include "safetensors.h"
+#include "tensor.h"
+#include "sde.h"
+
+int drl_model_create(drl_err *err, const drl_config *cfg, uint64_t seed, drl_model **out) {
+    *out = NULL;
+    int rc = drl_config_validate(err, cfg);
+    if (rc) return rc;
+    drl_model *m = calloc(1, sizeof *m);
+    if (!m) return drl_errf(err, DRL_ENOMEM, "model: out of memory");
+    m->cfg = *cfg;
+    drl_params_init(&m->params);
+    drl_encoder_declare(&m->enc, &m->params, cfg);
+    drl_unet_declare(&m->unet, &m->params, cfg);
+    rc = drl_params_alloc(err, &m->params);
+    if (rc) {
+        drl_model_free(m);
+        return rc;
+    }
+    drl_rng rng;
+    drl_rng_seed(&rng, seed);
+    drl_params_init_values(&m->params, &rng);
+    *out = m;
+    return 0;
+}
+
+void drl_model_free(drl_model *m) {
+    if (!m) return;
+    drl_params_release(&m->params);
+    free(m);
+}
+
+int drl_model_save(drl_err *err, const drl_model *m, const char *path, const float *weights,
+                   const char *const *meta, size_t n_meta) {
+    const drl_params *p = &m->params;
+    const float *W = weights ? weights : p->data;
+    drl_st_entry *ents = calloc(p->n ? p->n : 1, sizeof *ents);
+    const char **kv = calloc(2 * (n_meta + 2), sizeof *kv);
+    char *cfg = drl_config_to_json(&m->cfg);
+    int rc;
+    if (!ents || !kv || !cfg) {
+        rc = drl_errf(err, DRL_ENOMEM, "model: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        ents[i].name = p->specs[i].name;
+        ents[i].data = W + p->specs[i].offset;
+        ents[i].ndim = p->specs[i].ndim;
+        ents[i].shape = p->specs[i].shape;
+    }
+    size_t k = 0;
+    kv[k++] = "drl.config";
+    kv[k++] = cfg;
+    kv[k++] = "format";
+    kv[k++] = "drl";
+    for (size_t i = 0; i < n_meta; i++) {
+        kv[k++] = meta[2 * i];
+        kv[k++] = meta[2 * i + 1];
+    }
+    rc = drl_safetensors_save(err, path, ents, p->n, kv, k / 2);
+done:
+    free(ents);
+    free(kv);
+    free(cfg);
+    return rc;
+}
+
+int drl_model_load(drl_err *err, const char *path, drl_model **out) {
+    *out = NULL;
+    drl_safetensors *st = NULL;
+    int rc = drl_safetensors_load(err, path, 0, &st);
+    if (rc) return rc;
+    const char *cj = drl_safetensors_meta(st, "drl.config");
+    if (!cj) {
+        drl_safetensors_free(st);
+        return drl_errf(err, DRL_EFORMAT, "%s: no drl.config in the metadata: not a drl model", path);
+    }
+    drl_config cfg = drl_config_defaults();
+    rc = drl_config_from_json(err, cj, &cfg);
+    drl_model *m = NULL;
+    if (!rc) rc = drl_model_create(err, &cfg, 0, &m);
+    if (rc) {
+        drl_err_prefix(err, "%s", path);
+        drl_safetensors_free(st);
+        return rc;
+    }
+    const drl_params *p = &m->params;
+    for (size_t i = 0; i < p->n && !rc; i++) {
+        const drl_param_spec *s = &p->specs[i];
+        const drl_st_tensor *t = drl_safetensors_find(st, s->name);
+        if (!t) {
+            rc = drl_errf(err, DRL_EFORMAT, "%s: missing tensor \"%s\"", path, s->name);
+            break;
+        }
+        int same = t->ndim == s->ndim;
+        for (int d = 0; same && d < s->ndim; d++) same = t->shape[d] == s->shape[d];
+        if (!same) {
+            rc = drl_errf(err, DRL_EFORMAT, "%s: tensor \"%s\" has the wrong shape for this config", path, s->name);
+            break;
+        }
+        memcpy(p->data + s->offset, t->data, s->numel * sizeof(float));
+    }
+    if (!rc && st->n_tensors != p->n) {
+        for (size_t i = 0; i < st->n_tensors; i++)
+            if (!drl_params_find(p, st->tensors[i].name)) {
+                rc = drl_errf(err, DRL_EFORMAT, "%s: unexpected tensor \"%s\"", path, st->tensors[i].name);
+                break;
+            }
+    }
+    if (!rc && !drl_all_finite(p->data, p->total))
+        rc = drl_errf(err, DRL_EFORMAT, "%s: weights contain NaN or Inf", path);
+    drl_safetensors_free(st);
+    if (rc) {
+        drl_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ activations */
+
+static void acts_layout(const drl_model *m, drl_model_acts *a, drl_arena *ar, int B, int grad) {
+    const drl_config *c = &m->cfg;
+    size_t img = (size_t)B * c->C * c->H * c->W, d = (size_t)B * c->latent_dim;
+    drl_encoder_layout(&m->enc, &a->enc, ar, B, grad);
+    drl_unet_layout(&m->unet, &a->unet, ar, B, grad);
+    size_t w = drl_encoder_work_size(&m->enc, B), wu = drl_unet_work_size(&m->unet, B);
+    a->work = drl_arena_take(ar, w > wu ? w : wu);
+    a->xt = drl_arena_take(ar, img);
+    a->tin_enc = drl_arena_take(ar, (size_t)B);
+    a->tin = drl_arena_take(ar, (size_t)B);
+    a->z = drl_arena_take(ar, d);
+    a->target = drl_arena_take(ar, img);
+    a->dh = drl_arena_take(ar, img);
+    a->dz = drl_arena_take(ar, d);
+    a->denc = drl_arena_take(ar, (size_t)B * m->enc.D);
+}
+
+drl_model_acts *drl_model_acts_create(drl_err *err, const drl_model *m, int B, int grad) {
+    if (B < 1) {
+        drl_errf(err, DRL_EINVAL, "model: batch size must be >= 1");
+        return NULL;
+    }
+    drl_model_acts *a = calloc(1, sizeof *a);
+    if (!a) {
+        drl_errf(err, DRL_ENOMEM, "model: out of memory");
+        return NULL;
+    }
+    drl_arena ar = {NULL, 0};
+    acts_layout(m, a, &ar, B, grad);
+    a->mem = aligned_alloc(64, ((ar.used * sizeof(float)) + 63) & ~(size_t)63);
+    if (!a->mem) {
+        drl_errf(err, DRL_ENOMEM, "model: out of memory for %zu MB of activations",
+                 ar.used * sizeof(float) >> 20);
+        free(a);
+        return NULL;
+    }
+    memset(a->mem, 0, ar.used * sizeof(float));
+    drl_arena real = {a->mem, 0};
+    acts_layout(m, a, &real, B, grad);
+    a->B = B;
+    a->grad = grad;
+    return a;
+}
+
+void drl_model_acts_free(drl_model_acts *a) {
+    if (!a) return;
+    free(a->mem);
+    free(a);
+}
+
+/* ------------------------------------------------------------------------ inference */
+
+static void noise_inputs(const drl_config *c, const float *t, float tdefault, float *tin, int B) {
+    for (int b = 0; b < B; b++) tin[b] = drl_sde_noise_input(c, t ? t[b] : tdefault);
+}
+
+void drl_model_encode(const drl_model *m, drl_model_acts *a, const float *P, const float *x,
+                      const float *t, float *z, int B) {
+    const drl_config *c = &m->cfg;
+    noise_inputs(c, t, c->t_min, a->tin_enc, B);
+    drl_encoder_forward(&m->enc, &a->enc, P, x, a->tin_enc, a->work, B, 0, NULL);
+    int d = c->latent_dim, D = m->enc.D;
+    for (int b = 0; b < B; b++) memcpy(z + (size_t)b * d, a->enc.out + (size_t)b * D, (size_t)d * sizeof(float));
+}
+
+void drl_model_score(const drl_model *m, drl_model_acts *a, const float *P, const float *xt,
+                     const float *t, const float *z, float *out, int B) {
+    noise_inputs(&m->cfg, t, 0.0f, a->tin, B);
+    drl_unet_forward(&m->unet, &a->unet, P, xt, a->tin, z, a->work, B, 0, NULL);
+    memcpy(out, a->unet.out, (size_t)B * m->cfg.C * m->cfg.H * m->cfg.W * sizeof(float));
+}
+
+/* ------------------------------------------------------------------------ loss */
+
+drl_loss_parts drl_model_loss(drl_model *m, drl_model_acts *a, const float *P, const float *x0,
+                              const float *t, const float *eps, const float *eps_z, int B,
+                              int backward, int train, drl_rng *rng) {
+    const drl_config *c = &m->cfg;
+    drl_loss_parts parts = {0, 0, 0};
+    size_t n = (size_t)c->C * c->H * c->W;
+    int d = c->latent_dim, D = m->enc.D;
+    float *G = m->params.grad;
+
+    /* noisy input and target */
+    for (int b = 0; b < B; b++) {
+        float al = (float)drl_sde_alpha(c, t[b]), sd = (float)drl_sde_std(c, t[b]);
+        const float *x = x0 + b * n, *e = eps + b * n;
+        float *xt = a->xt + b * n, *tg = a->target + b * n;
+        for (size_t i = 0; i < n; i++) {
+            xt[i] = al * x[i] + sd * e[i];
+            tg[i] = -e[i];
+        }
+    }
+    /* code */
+    noise_inputs(c, t, 0.0f, a->tin, B);
+    memcpy(a->tin_enc, a->tin, (size_t)B * sizeof(float));
+    drl_encoder_forward(&m->enc, &a->enc, P, x0, a->tin_enc, a->work, B, train, rng);
+    const float *eo = a->enc.out;
+    double reg = 0.0;
+    for (int b = 0; b < B; b++) {
+        const float *mu = eo + (size_t)b * D;
+        float *z = a->z + (size_t)b * d;
+        for (int j = 0; j < d; j++) {
+            if (c->variational) {
+                float lv = mu[d + j], sdv = expf(0.5f * lv);
+                z[j] = mu[j] + sdv * (eps_z ? eps_z[(size_t)b * d + j] : 0.0f);
+                if (c->reg == DRL_REG_KL) reg += 0.5 * ((double)mu[j] * mu[j] + exp(lv) - lv - 1.0);
+            } else {
+                z[j] = mu[j];
+                if (c->reg == DRL_REG_L1) reg += fabs((double)mu[j]);
+            }
+        }
+    }
+    parts.reg = c->lambda_z * reg / B;
+    /* score */
+    drl_unet_forward(&m->unet, &a->unet, P, a->xt, a->tin, a->z, a->work, B, train, rng);
+    parts.dsm = drl_wsq_loss(backward ? a->dh : NULL, a->unet.out, a->target, NULL, B, (int)n);
+    parts.total = parts.dsm + parts.reg;
+    if (!backward) return parts;
+
+    memset(a->dz, 0, (size_t)B * d * sizeof(float));
+    drl_unet_backward(&m->unet, &a->unet, P, G, a->xt, a->z, a->dh, a->dz, a->work, B);
+    /* back through the reparameterisation and the regulariser to the encoder output */
+    float lz = c->lambda_z / (float)B;
+    for (int b = 0; b < B; b++) {
+        const float *mu = eo + (size_t)b * D, *dz = a->dz + (size_t)b * d;
+        float *g = a->denc + (size_t)b * D;
+        for (int j = 0; j < d; j++) {
+            if (c->variational) {
+                float lv = mu[d + j], ez = eps_z ? eps_z[(size_t)b * d + j] : 0.0f;
+                g[j] = dz[j];
+                g[d + j] = dz[j] * ez * 0.5f * expf(0.5f * lv);
+                if (c->reg == DRL_REG_KL) {
+                    g[j] += lz * mu[j];
+                    g[d + j] += lz * 0.5f * (expf(lv) - 1.0f);
+                }
+            } else {
+                g[j] = dz[j];
+                if (c->reg == DRL_REG_L1) g[j] += lz * (mu[j] > 0 ? 1.0f : mu[j] < 0 ? -1.0f : 0.0f);
+            }
+        }
+    }
+    drl_encoder_backward(&m->enc, &a->enc, P, G, x0, a->denc, a->work, B);
+    drl_params_mask_fixed_grads(&m->params);
+    return parts;
+}

@@ -1,0 +1,87 @@
+/* model.h — a complete DRL model: config, one parameter block, encoder E_φ and score net s_θ.
+ *
+ * The parameter block holds encoder ("encoder.*") and score model ("score.*") weights; one
+ * safetensors file stores them with the config JSON under __metadata__["drl.config"], so a
+ * model is rebuilt from its file alone. Activations live in drl_model_acts, made per batch size.
+ *
+ * The training objective (conditional denoising score matching, Mittal et al. 2023, eq. 4):
+ *   x_t = α(t) x0 + s(t) ε,  z = E(x0[, t]),  h = s_θ-net(x_t, t, z) ≈ -ε
+ *   L = (1/B) Σ_b ‖h_b + ε_b‖²  +  λ_z · R(z)
+ * with λ(t) = s(t)² absorbed (see sde.h). R is L1 (1/B Σ|z|) or, for VDRL, the KL of
+ * N(μ, σ²) to N(0, I) (1/B Σ ½(μ² + σ² - log σ² - 1)), z = μ + σ ε_z. */
+#ifndef DRL_MODEL_H
+#define DRL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "encoder.h"
+#include "err.h"
+#include "params.h"
+#include "rng.h"
+#include "unet.h"
+
+typedef struct {
+    drl_config cfg;
+    drl_params params;
+    drl_encoder enc;
+    drl_unet unet;
+} drl_model;
+
+/* Builds the networks for cfg and initialises weights from seed. */
+int drl_model_create(drl_err *err, const drl_config *cfg, uint64_t seed, drl_model **out);
+void drl_model_free(drl_model *m);
+
+/* Loads a model file: config from __metadata__["drl.config"], then every parameter by name with
+ * its exact shape (missing, mis-shaped or unknown tensors are errors naming the tensor). */
+int drl_model_load(drl_err *err, const char *path, drl_model **out);
+/* Saves weights (params.data, or `weights` when non-NULL: e.g. the EMA copy) atomically with the
+ * config and extra metadata key/value pairs. */
+int drl_model_save(drl_err *err, const drl_model *m, const char *path, const float *weights,
+                   const char *const *meta, size_t n_meta);
+
+typedef struct {
+    int B, grad;
+    float *mem;
+    drl_encoder_acts enc;
+    drl_unet_acts unet;
+    float *work;          /* conv scratch shared by both networks */
+    float *xt;            /* (B, C, H, W) noisy input */
+    float *tin_enc;       /* (B) noise inputs for the encoder */
+    float *tin;           /* (B) noise inputs for the score net */
+    float *z;             /* (B, d) code fed to the score net */
+    float *target;        /* (B, C, H, W) = -ε */
+    float *dh;            /* (B, C, H, W) loss gradient at the score output */
+    float *dz;            /* (B, d) */
+    float *denc;          /* (B, D) gradient at the encoder output */
+} drl_model_acts;
+
+drl_model_acts *drl_model_acts_create(drl_err *err, const drl_model *m, int B, int grad);
+void drl_model_acts_free(drl_model_acts *a);
+
+/* Embeddings of B images: z (B, d) = E(x) (the mean for VDRL). t (B) gives the encoder's time
+ * for time-conditioned models (NULL there means t = t_min for every image); ignored otherwise. */
+void drl_model_encode(const drl_model *m, drl_model_acts *a, const float *P, const float *x,
+                      const float *t, float *z, int B);
+
+/* Parts of one loss evaluation. */
+typedef struct {
+    double dsm;  /* score-matching term */
+    double reg;  /* λ_z · R(z) */
+    double total;
+} drl_loss_parts;
+
+/* One evaluation of the DRL loss on a batch; with backward != 0 the gradients of the total are
+ * accumulated into m->params.grad (call drl_params_zero_grad first). eps (B, C, H, W) is the
+ * noise, eps_z (B, d) the VDRL reparameterisation noise (NULL for deterministic encoders), t (B)
+ * the times. P is the weight block to use (normally m->params.data). train enables dropout. */
+drl_loss_parts drl_model_loss(drl_model *m, drl_model_acts *a, const float *P, const float *x0,
+                              const float *t, const float *eps, const float *eps_z, int B,
+                              int backward, int train, drl_rng *rng);
+
+/* Score-net output h(x_t, t, z) for sampling (B, C, H, W) into out; the score is h / s(t). */
+void drl_model_score(const drl_model *m, drl_model_acts *a, const float *P, const float *xt,
+                     const float *t, const float *z, float *out, int B);
+
+#endif
