@@ -5,9 +5,11 @@
 #include "cli.h"
 
 static int pending(const char *name, const char *usage_text, int argc, char **argv) {
-    FILE *f = drl_cli_wants_help(argc, argv) ? stdout : stderr;
-    fprintf(f, "%s\n", usage_text);
-    fprintf(stderr, "drl %s: not built yet in this version\n", name);
+    if (drl_cli_wants_help(argc, argv)) {
+        printf("%s\n(drl %s is not built yet in this version)\n", usage_text, name);
+        return DRL_EXIT_OK;
+    }
+    fprintf(stderr, "%s\ndrl %s: not built yet in this version\n", usage_text, name);
     return DRL_EXIT_UNAVAILABLE;
 }
 
@@ -18,32 +20,10 @@ int drl_cli_serve(int argc, char **argv) {
                    argc, argv);
 }
 
-int drl_cli_train(int argc, char **argv) {
-    return pending("train",
-                   "usage: drl train [--config FILE.json] [--data IDX|DIR] --out MODEL "
-                   "[--steps N] [--resume]\n"
-                   "  Trains an encoder + score model with conditional denoising score matching.",
-                   argc, argv);
-}
-
-int drl_cli_encode(int argc, char **argv) {
-    return pending("encode",
-                   "usage: drl encode --model FILE [--t T | --times K] [--out F.npy] INPUT...\n"
-                   "  Embeds PNG files or an IDX file.",
-                   argc, argv);
-}
-
 int drl_cli_sample(int argc, char **argv) {
     return pending("sample",
                    "usage: drl sample --model FILE (--image PNG | --code FILE | --interpolate A B) "
                    "[--n N] [--sampler pc|em|ode] [--steps S] [--seed K] --out GRID.png\n"
                    "  Samples images conditioned on a latent code.",
-                   argc, argv);
-}
-
-int drl_cli_eval(int argc, char **argv) {
-    return pending("eval",
-                   "usage: drl eval --model FILE [--sampling]\n"
-                   "  Linear probe and few-label accuracy of the embeddings vs raw pixels.",
                    argc, argv);
 }

@@ -235,6 +235,7 @@ drl_loss_parts drl_model_loss(drl_model *m, drl_model_acts *a, const float *P, c
                 float lv = mu[d + j], sdv = expf(0.5f * lv);
                 z[j] = mu[j] + sdv * (eps_z ? eps_z[(size_t)b * d + j] : 0.0f);
                 if (c->reg == DRL_REG_KL) reg += 0.5 * ((double)mu[j] * mu[j] + exp(lv) - lv - 1.0);
+                if (c->reg == DRL_REG_L1) reg += fabs((double)mu[j]);
             } else {
                 z[j] = mu[j];
                 if (c->reg == DRL_REG_L1) reg += fabs((double)mu[j]);
@@ -264,6 +265,7 @@ drl_loss_parts drl_model_loss(drl_model *m, drl_model_acts *a, const float *P, c
                     g[j] += lz * mu[j];
                     g[d + j] += lz * 0.5f * (expf(lv) - 1.0f);
                 }
+                if (c->reg == DRL_REG_L1) g[j] += lz * (mu[j] > 0 ? 1.0f : mu[j] < 0 ? -1.0f : 0.0f);
             } else {
                 g[j] = dz[j];
                 if (c->reg == DRL_REG_L1) g[j] += lz * (mu[j] > 0 ? 1.0f : mu[j] < 0 ? -1.0f : 0.0f);
@@ -273,4 +275,40 @@ drl_loss_parts drl_model_loss(drl_model *m, drl_model_acts *a, const float *P, c
     drl_encoder_backward(&m->enc, &a->enc, P, G, x0, a->denc, a->work, B);
     drl_params_mask_fixed_grads(&m->params);
     return parts;
+}
+
+/* ------------------------------------------------------------------------ batch embedding */
+
+int drl_model_embed_dim(const drl_model *m, int K) { return (K > 1 ? K : 1) * m->cfg.latent_dim; }
+
+int drl_model_embed_all(drl_err *err, const drl_model *m, const float *P, const float *images,
+                        size_t N, const float *times, int K, int B, float *out) {
+    const drl_config *c = &m->cfg;
+    if (K >= 1 && !c->time_cond && !(K == 1 && times == NULL))
+        return drl_errf(err, DRL_EINVAL, "model: a latent trajectory needs a time-conditioned encoder");
+    if (B < 1) return drl_errf(err, DRL_EINVAL, "model: batch size must be >= 1");
+    if ((size_t)B > N) B = (int)(N ? N : 1);
+    drl_model_acts *a = drl_model_acts_create(err, m, B, 0);
+    if (!a) return err ? err->code : DRL_ENOMEM;
+    int Kn = K > 1 ? K : 1, d = c->latent_dim;
+    size_t n = (size_t)c->C * c->H * c->W, row = (size_t)Kn * d;
+    float *tb = malloc((size_t)B * sizeof(float)), *z = malloc((size_t)B * d * sizeof(float));
+    if (!tb || !z) {
+        free(tb), free(z);
+        drl_model_acts_free(a);
+        return drl_errf(err, DRL_ENOMEM, "model: out of memory");
+    }
+    for (size_t i0 = 0; i0 < N; i0 += (size_t)B) {
+        int nb = (int)(N - i0 < (size_t)B ? N - i0 : (size_t)B);
+        for (int k = 0; k < Kn; k++) {
+            float tk = times && K >= 1 ? times[k] : c->t_min;
+            for (int b = 0; b < nb; b++) tb[b] = tk;
+            drl_model_encode(m, a, P, images + i0 * n, tb, z, nb);
+            for (int b = 0; b < nb; b++)
+                memcpy(out + (i0 + (size_t)b) * row + (size_t)k * d, z + (size_t)b * d, (size_t)d * sizeof(float));
+        }
+    }
+    free(tb), free(z);
+    drl_model_acts_free(a);
+    return 0;
 }

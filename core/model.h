@@ -7,8 +7,8 @@
  * The training objective (conditional denoising score matching, Mittal et al. 2023, eq. 4):
  *   x_t = α(t) x0 + s(t) ε,  z = E(x0[, t]),  h = s_θ-net(x_t, t, z) ≈ -ε
  *   L = (1/B) Σ_b ‖h_b + ε_b‖²  +  λ_z · R(z)
- * with λ(t) = s(t)² absorbed (see sde.h). R is L1 (1/B Σ|z|) or, for VDRL, the KL of
- * N(μ, σ²) to N(0, I) (1/B Σ ½(μ² + σ² - log σ² - 1)), z = μ + σ ε_z. */
+ * with λ(t) = s(t)² absorbed (see sde.h). R is L1 (1/B Σ|z|; on μ for VDRL) or, for VDRL, the
+ * KL of N(μ, σ²) to N(0, I) (1/B Σ ½(μ² + σ² - log σ² - 1)), z = μ + σ ε_z. */
 #ifndef DRL_MODEL_H
 #define DRL_MODEL_H
 
@@ -83,5 +83,15 @@ drl_loss_parts drl_model_loss(drl_model *m, drl_model_acts *a, const float *P, c
 /* Score-net output h(x_t, t, z) for sampling (B, C, H, W) into out; the score is h / s(t). */
 void drl_model_score(const drl_model *m, drl_model_acts *a, const float *P, const float *xt,
                      const float *t, const float *z, float *out, int B);
+
+/* Embeds N images (N, C, H, W) in batches of up to B into out (N, K·d): for K == 0 the single
+ * embedding E(x) (at t_min for time-conditioned models, i.e. K = 1 with times = {t_min}); for
+ * K >= 1 the trajectory E(x, times[0]) ‖ … ‖ E(x, times[K-1]) (time-conditioned models only).
+ * P is the weight block (m->params.data). */
+int drl_model_embed_all(drl_err *err, const drl_model *m, const float *P, const float *images,
+                        size_t N, const float *times, int K, int B, float *out);
+
+/* Embedding width for K times: max(K, 1) · d. */
+int drl_model_embed_dim(const drl_model *m, int K);
 
 #endif

@@ -1,0 +1,462 @@
+/* conv.c — 2-D convolution lowered to GEMMs over batch chunks, and nearest ×2 upsampling.
+ *
+ * The batch is cut into chunks of Bc images; Bc depends only on the shapes, never on the thread
+ * count. For a chunk with N = Bc*OH*OW output pixels and R = C*K*K kernel taps:
+ *
+ *   forward   col (R, N) = im2col(inp);   out (OC, pixels) = w (OC, R) · col + b
+ *   backward  dmat (OC, N) = dout gathered;   dw (OC, R) += dmat · col^T;   db += sums of dout
+ *             dinp, stride 1: a stride-1 convolution of dout with the flipped, transposed
+ *               filters wt (C, OC*K*K) and padding K-1-pad: im2col(dout), then one GEMM that
+ *               accumulates straight into dinp (a large reduction dimension, no col2im);
+ *             dinp, stride > 1: dcol (R, N) = w^T · dmat, then dinp += col2im(dcol).
+ *
+ * Threading. OpenBLAS (pthreads build) parks its worker threads in a spin loop for ~0.1 s after
+ * every multi-threaded call; they then fight the OpenMP threads for the cores and both slow down
+ * several times. So these ops run OpenBLAS single-threaded (its thread count is set to 1 for the
+ * duration of the op and restored afterwards) and split the work themselves in one OpenMP team:
+ *   - im2col, gathers and the GEMMs producing out / dinp work on a thread's own contiguous range
+ *     of output rows (image, row), so every output column is computed by one thread;
+ *   - the dw GEMM is split over its R columns: each dw element is one full dot product;
+ *   - col2im is split over channels of dinp.
+ * The operation order behind every element is the same whatever the thread count, so results
+ * do not depend on it. 1×1 stride-1 convolutions skip im2col: the input images are already the
+ * column matrix.
+ */
+#include "conv.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <string.h>
+
+/* Target floats of scratch per chunk: 2M floats = 8 MiB, inside the L3 cache. */
+#ifndef DRL_CONV_CHUNK_FLOATS
+#define DRL_CONV_CHUNK_FLOATS ((size_t)1 << 21)
+#endif
+
+/* Below this many multiply-adds an op runs on the calling thread only. */
+#define PAR_MIN_FLOPS 200000.0
+/* Below this many floats an OpenMP data loop runs on the calling thread only. */
+#define PAR_MIN 16384
+
+int drl_conv2d_out_size(int H, int K, int stride, int pad) { return (H + 2 * pad - K) / stride + 1; }
+
+static int is_pointwise(int K, int stride, int pad) { return K == 1 && stride == 1 && pad == 0; }
+
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Shapes and the carving of `work`, all derived from the arguments alone. */
+typedef struct {
+    int B, C, H, W, OC, K, stride, pad, OH, OW;
+    int R;             /* C*K*K taps per output channel */
+    int transposed;    /* backward dinp as a stride-1 convolution of dout */
+    size_t HW, OHW;
+    size_t wt_n;       /* floats of flipped filters wt (C, OC*K*K) at the start of work */
+    size_t col_per;    /* floats per image of the column region */
+    size_t mat_per;    /* floats per image of the (channels, pixels) matrix region */
+    int Bc;            /* images per chunk */
+} conv_plan;
+
+static conv_plan plan_make(int B, int C, int H, int W, int OC, int K, int stride, int pad) {
+    conv_plan p = {B, C, H, W, OC, K, stride, pad, drl_conv2d_out_size(H, K, stride, pad),
+                   drl_conv2d_out_size(W, K, stride, pad), C * K * K, 0, 0, 0, 0, 0, 0, 1};
+    const size_t KK = (size_t)K * K;
+    p.HW = (size_t)H * W;
+    p.OHW = (size_t)(p.OH > 0 ? p.OH : 0) * (size_t)(p.OW > 0 ? p.OW : 0);
+    p.transposed = stride == 1 && pad <= K - 1;
+    p.col_per = (size_t)p.R * p.OHW;
+    p.mat_per = (size_t)OC * p.OHW;
+    if (p.transposed) {
+        p.wt_n = (size_t)C * OC * KK;
+        p.col_per = max_sz(p.col_per, (size_t)OC * KK * p.HW);
+        p.mat_per = max_sz(p.mat_per, (size_t)C * p.HW);
+    }
+    const size_t per = p.col_per + p.mat_per;
+    size_t n = per ? DRL_CONV_CHUNK_FLOATS / per : (size_t)B;
+    if (n < 1) n = 1;
+    if (n > (size_t)B) n = (size_t)(B > 0 ? B : 1);
+    p.Bc = (int)n;
+    return p;
+}
+
+/* Work = [wt: C*OC*K*K if stride 1] + Bc * (col_per + mat_per), where per image
+ * col_per = max(C*K*K*OH*OW, OC*K*K*H*W) and mat_per = max(OC*OH*OW, C*H*W) (the second terms
+ * only for stride 1) and Bc = min(B, max(1, 2^21 / (col_per + mat_per))); 0 for 1×1 stride-1
+ * pad-0 convolutions, which need no scratch. */
+size_t drl_conv2d_work_size(int B, int C, int H, int W, int OC, int K, int stride, int pad) {
+    if (B <= 0 || is_pointwise(K, stride, pad)) return 0;
+    conv_plan p = plan_make(B, C, H, W, OC, K, stride, pad);
+    if (p.OH <= 0 || p.OW <= 0) return 0;
+    return p.wt_n + (size_t)p.Bc * (p.col_per + p.mat_per);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Threading helpers                                                                          */
+
+/* Sets OpenBLAS to one thread and returns its previous count (see the file comment). */
+static int blas_serial_begin(void) {
+    int n = openblas_get_num_threads();
+    if (n != 1) openblas_set_num_threads(1);
+    return n;
+}
+
+static void blas_serial_end(int n) {
+    if (n != 1) openblas_set_num_threads(n);
+}
+
+/* Team size for an op of `flops` multiply-adds. */
+static int team_size(double flops) { return flops < PAR_MIN_FLOPS ? 1 : omp_get_max_threads(); }
+
+/* Part t of T of [0, n): [*lo, *hi). */
+static void split(int n, int t, int T, int *lo, int *hi) {
+    *lo = (int)((long)n * t / T);
+    *hi = (int)((long)n * (t + 1) / T);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* im2col / col2im                                                                            */
+
+/* Output columns [*lo, *hi) whose input column ow*stride - pad + kw lies inside [0, W). */
+static void valid_range(int W, int OW, int kw, int stride, int pad, int *lo, int *hi) {
+    int t = pad - kw, u = W - 1 + pad - kw;
+    int a = t <= 0 ? 0 : (t + stride - 1) / stride;
+    int b = u < 0 ? 0 : u / stride + 1;
+    if (b > OW) b = OW;
+    if (a > OW) a = OW;
+    if (b < a) b = a;
+    *lo = a;
+    *hi = b;
+}
+
+/* Columns of output rows [q0, q1) (q = image*OH + oh) of col (C*K*K, N) from inp (nb, C, H, W).
+ * Row r of col is tap (c, kh, kw); column q*OW + ow is output pixel (image, oh, ow). */
+static void im2col_rows(float *col, size_t N, const float *inp, int C, int H, int W, int K,
+                        int stride, int pad, int OH, int OW, int q0, int q1) {
+    const int R = C * K * K;
+    for (int r = 0; r < R; r++) {
+        const int c = r / (K * K), kh = (r / K) % K, kw = r % K;
+        int lo, hi;
+        valid_range(W, OW, kw, stride, pad, &lo, &hi);
+        float *dst = col + (size_t)r * N + (size_t)q0 * OW;
+        for (int q = q0; q < q1; q++, dst += OW) {
+            const int b = q / OH, oh = q % OH, ih = oh * stride - pad + kh;
+            if (ih < 0 || ih >= H) {
+                memset(dst, 0, sizeof(float) * OW);
+                continue;
+            }
+            const float *s = inp + (((size_t)b * C + c) * H + ih) * W - pad + kw;
+            for (int ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+            if (stride == 1) {
+#pragma omp simd
+                for (int ow = lo; ow < hi; ow++) dst[ow] = s[ow];
+            } else {
+                for (int ow = lo; ow < hi; ow++) dst[ow] = s[ow * stride];
+            }
+            for (int ow = hi; ow < OW; ow++) dst[ow] = 0.0f;
+        }
+    }
+}
+
+/* Plane (image b, channel c) of dinp += its share of dcol (C*K*K, N). */
+static void col2im_plane(float *plane, const float *dcol, size_t N, int b, int c, int H, int W,
+                         int K, int stride, int pad, int OH, int OW) {
+    const size_t OHW = (size_t)OH * OW;
+    for (int kh = 0; kh < K; kh++) {
+        for (int kw = 0; kw < K; kw++) {
+            const float *src = dcol + (size_t)((c * K + kh) * K + kw) * N + (size_t)b * OHW;
+            int lo, hi;
+            valid_range(W, OW, kw, stride, pad, &lo, &hi);
+            for (int oh = 0; oh < OH; oh++) {
+                const int ih = oh * stride - pad + kh;
+                if (ih < 0 || ih >= H) continue;
+                float *d = plane + (size_t)ih * W - pad + kw;
+                const float *s = src + (size_t)oh * OW;
+                if (stride == 1) {
+#pragma omp simd
+                    for (int ow = lo; ow < hi; ow++) d[ow] += s[ow];
+                } else {
+                    for (int ow = lo; ow < hi; ow++) d[ow * stride] += s[ow];
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* GEMM over a range of output rows                                                            */
+
+/* Rows [q0, q1) (q = image*GH + gh) of dst (nb, M, GH*GW) = A (M, Rk) · col (Rk, N) + bias, or
+ * += A · col when acc. One GEMM per image part straight into dst when an image has at least as
+ * many pixels as A has columns (re-packing A per call is then cheap); otherwise one GEMM over
+ * the whole range into tmp (M, N) followed by a scatter. */
+static void gemm_rows(float *dst, const float *A, const float *col, float *tmp, size_t N,
+                      const float *bias, int acc, int M, int Rk, int GH, int GW, int q0, int q1) {
+    const size_t G = (size_t)GH * GW;
+    if (q1 <= q0) return;
+    if ((size_t)Rk <= G) {
+        for (int q = q0; q < q1;) {
+            const int b = q / GH, gh = q % GH;
+            const int rows = (q1 - q < GH - gh) ? q1 - q : GH - gh;
+            const int n = rows * GW;
+            float *o = dst + (size_t)b * M * G + (size_t)gh * GW;
+            if (!acc && bias) {
+                for (int m = 0; m < M; m++) {
+                    float *d = o + (size_t)m * G;
+                    const float bv = bias[m];
+#pragma omp simd
+                    for (int i = 0; i < n; i++) d[i] = bv;
+                }
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, n, Rk, 1.0f, A, Rk,
+                        col + (size_t)q * GW, (int)N, (acc || bias) ? 1.0f : 0.0f, o, (int)G);
+            q += rows;
+        }
+        return;
+    }
+    const size_t c0 = (size_t)q0 * GW;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, (q1 - q0) * GW, Rk, 1.0f, A, Rk,
+                col + c0, (int)N, 0.0f, tmp + c0, (int)N);
+    for (int q = q0; q < q1; q++) {
+        const int b = q / GH, gh = q % GH;
+        for (int m = 0; m < M; m++) {
+            const float *s = tmp + (size_t)m * N + (size_t)q * GW;
+            float *d = dst + ((size_t)b * M + m) * G + (size_t)gh * GW;
+            if (acc) {
+#pragma omp simd
+                for (int i = 0; i < GW; i++) d[i] += s[i];
+            } else {
+                const float bv = bias ? bias[m] : 0.0f;
+#pragma omp simd
+                for (int i = 0; i < GW; i++) d[i] = s[i] + bv;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* General convolution                                                                        */
+
+static void conv_forward(const conv_plan *p, float *out, const float *inp, const float *w,
+                         const float *b, float *work) {
+    const int C = p->C, OC = p->OC, R = p->R, OH = p->OH, OW = p->OW;
+    const int T = team_size((double)p->B * p->OHW * OC * R);
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        for (int b0 = 0; b0 < p->B; b0 += p->Bc) {
+            const int nb = p->B - b0 < p->Bc ? p->B - b0 : p->Bc;
+            const size_t N = (size_t)nb * p->OHW;
+            float *col = work + p->wt_n, *tmp = col + (size_t)p->Bc * p->col_per;
+            int q0, q1;
+            split(nb * OH, t, nt, &q0, &q1);
+            im2col_rows(col, N, inp + (size_t)b0 * C * p->HW, C, p->H, p->W, p->K, p->stride,
+                        p->pad, OH, OW, q0, q1);
+            gemm_rows(out + (size_t)b0 * OC * p->OHW, w, col, tmp, N, b, 0, OC, R, OH, OW, q0, q1);
+#pragma omp barrier
+        }
+    }
+}
+
+/* dinp planes (b, c), c in [c0, c1), of a chunk += col2im(dcol rows of those channels), with
+ * dcol = w^T · dmat computed a block of images at a time into col, folded back while in cache. */
+static void dinp_col2im(const conv_plan *p, float *dinp, float *col, const float *dmat, size_t N,
+                        const float *w, int nb, int c0, int c1) {
+    const int K = p->K, KK = K * K, R = p->R;
+    const size_t OHW = p->OHW;
+    if (c1 <= c0) return;
+    int blk = (int)(((size_t)R + OHW - 1) / OHW);
+    if (blk < 1) blk = 1;
+    for (int b = 0; b < nb; b += blk) {
+        const int n = nb - b < blk ? nb - b : blk;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (c1 - c0) * KK, n * (int)OHW, p->OC,
+                    1.0f, w + (size_t)c0 * KK, R, dmat + (size_t)b * OHW, (int)N, 0.0f,
+                    col + (size_t)c0 * KK * N + (size_t)b * OHW, (int)N);
+        for (int i = b; i < b + n; i++)
+            for (int c = c0; c < c1; c++)
+                col2im_plane(dinp + ((size_t)i * p->C + c) * p->HW, col, N, i, c, p->H, p->W, K,
+                             p->stride, p->pad, p->OH, p->OW);
+    }
+}
+
+/* wt (C, OC*K*K): wt[c][(oc*K + kh)*K + kw] = w[oc][c][K-1-kh][K-1-kw], channels [c0, c1). */
+static void flip_filters(float *wt, const float *w, int C, int OC, int K, int c0, int c1) {
+    const int KK = K * K;
+    for (int c = c0; c < c1; c++)
+        for (int oc = 0; oc < OC; oc++)
+            for (int k = 0; k < KK; k++)
+                wt[((size_t)c * OC + oc) * KK + k] = w[((size_t)oc * C + c) * KK + (KK - 1 - k)];
+}
+
+static void conv_backward(const conv_plan *p, float *dinp, float *dw, const float *dout,
+                          const float *inp, const float *w, float *work) {
+    const int C = p->C, OC = p->OC, R = p->R, K = p->K, OH = p->OH, OW = p->OW;
+    const size_t OHW = p->OHW;
+    const int T = team_size(2.0 * p->B * OHW * OC * R);
+    float *wt = work, *col = work + p->wt_n, *mat = col + (size_t)p->Bc * p->col_per;
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int q0, q1, r0, r1, c0, c1;
+        split(R, t, nt, &r0, &r1);
+        split(C, t, nt, &c0, &c1);
+        if (dinp && p->transposed) {
+            flip_filters(wt, w, C, OC, K, c0, c1);
+#pragma omp barrier
+        }
+        for (int b0 = 0; b0 < p->B; b0 += p->Bc) {
+            const int nb = p->B - b0 < p->Bc ? p->B - b0 : p->Bc;
+            const size_t N = (size_t)nb * OHW;
+            const float *g = dout + (size_t)b0 * OC * OHW;
+            /* dmat (OC, N) and col (R, N) for this thread's output rows */
+            split(nb * OH, t, nt, &q0, &q1);
+            for (int oc = 0; oc < OC; oc++) {
+                for (int q = q0; q < q1; q++) {
+                    const float *s = g + ((size_t)(q / OH) * OC + oc) * OHW + (size_t)(q % OH) * OW;
+                    float *d = mat + (size_t)oc * N + (size_t)q * OW;
+#pragma omp simd
+                    for (int i = 0; i < OW; i++) d[i] = s[i];
+                }
+            }
+            im2col_rows(col, N, inp + (size_t)b0 * C * p->HW, C, p->H, p->W, K, p->stride, p->pad,
+                        OH, OW, q0, q1);
+#pragma omp barrier
+            if (r1 > r0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, r1 - r0, (int)N, 1.0f, mat,
+                            (int)N, col + (size_t)r0 * N, (int)N, 1.0f, dw + r0, R);
+            if (dinp) {
+#pragma omp barrier
+                float *di = dinp + (size_t)b0 * C * p->HW;
+                if (p->transposed) {
+                    const size_t N2 = (size_t)nb * p->HW;
+                    split(nb * p->H, t, nt, &q0, &q1);
+                    im2col_rows(col, N2, g, OC, OH, OW, K, 1, K - 1 - p->pad, p->H, p->W, q0, q1);
+                    gemm_rows(di, wt, col, mat, N2, NULL, 1, C, OC * K * K, p->H, p->W, q0, q1);
+                } else {
+                    dinp_col2im(p, di, col, mat, N, w, nb, c0, c1);
+                }
+            }
+#pragma omp barrier
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* 1×1 stride-1 convolution: the input image (C, HW) is already the column matrix.           */
+
+static void conv1x1_forward(float *out, const float *inp, const float *w, const float *bias, int B,
+                            int C, int HW, int OC) {
+    const int T = team_size((double)B * HW * OC * C);
+#pragma omp parallel num_threads(T)
+    {
+        int q0, q1;
+        split(B * HW, omp_get_thread_num(), omp_get_num_threads(), &q0, &q1);
+        for (int q = q0; q < q1;) {
+            const int b = q / HW, p = q % HW, n = (q1 - q < HW - p) ? q1 - q : HW - p;
+            float *o = out + (size_t)b * OC * HW + p;
+            if (bias) {
+                for (int oc = 0; oc < OC; oc++)
+                    for (int i = 0; i < n; i++) o[(size_t)oc * HW + i] = bias[oc];
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, n, C, 1.0f, w, C,
+                        inp + (size_t)b * C * HW + p, HW, bias ? 1.0f : 0.0f, o, HW);
+            q += n;
+        }
+    }
+}
+
+static void conv1x1_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                             const float *w, int B, int C, int HW, int OC) {
+    const int T = team_size(2.0 * B * HW * OC * C);
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int c0, c1, q0, q1;
+        split(C, t, nt, &c0, &c1);
+        /* dw[:, c0:c1] (OC, C) += sum_b dout_b (OC, HW) · inp_b[c0:c1]^T (HW, C) */
+        for (int b = 0; b < B && c1 > c0; b++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, c1 - c0, HW, 1.0f,
+                        dout + (size_t)b * OC * HW, HW, inp + ((size_t)b * C + c0) * HW, HW, 1.0f,
+                        dw + c0, C);
+        /* dinp_b[:, p0:p1] (C, HW) += w^T (C, OC) · dout_b[:, p0:p1] (OC, HW) */
+        split(B * HW, t, nt, &q0, &q1);
+        for (int q = q0; dinp && q < q1;) {
+            const int b = q / HW, p = q % HW, n = (q1 - q < HW - p) ? q1 - q : HW - p;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, n, OC, 1.0f, w, C,
+                        dout + (size_t)b * OC * HW + p, HW, 1.0f, dinp + (size_t)b * C * HW + p, HW);
+            q += n;
+        }
+    }
+}
+
+/* db (OC) += sum over images and pixels of dout (B, OC, HW); one thread per channel. */
+static void bias_grad(float *db, const float *dout, int B, int OC, size_t HW) {
+#pragma omp parallel for schedule(static) if ((size_t)B * OC * HW >= PAR_MIN)
+    for (int oc = 0; oc < OC; oc++) {
+        double s = 0.0;
+        for (int b = 0; b < B; b++) {
+            const float *g = dout + ((size_t)b * OC + oc) * HW;
+            float t = 0.0f;
+            for (size_t p = 0; p < HW; p++) t += g[p];
+            s += t;
+        }
+        db[oc] += (float)s;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+void drl_conv2d_forward(float *out, const float *inp, const float *w, const float *b, float *work,
+                        int B, int C, int H, int W, int OC, int K, int stride, int pad) {
+    const conv_plan p = plan_make(B, C, H, W, OC, K, stride, pad);
+    if (B <= 0 || p.OH <= 0 || p.OW <= 0 || OC <= 0) return;
+    const int nt = blas_serial_begin();
+    if (is_pointwise(K, stride, pad))
+        conv1x1_forward(out, inp, w, b, B, C, (int)p.OHW, OC);
+    else
+        conv_forward(&p, out, inp, w, b, work);
+    blas_serial_end(nt);
+}
+
+void drl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                         const float *w, float *work, int B, int C, int H, int W, int OC, int K,
+                         int stride, int pad) {
+    const conv_plan p = plan_make(B, C, H, W, OC, K, stride, pad);
+    if (B <= 0 || p.OH <= 0 || p.OW <= 0 || OC <= 0) return;
+    if (db) bias_grad(db, dout, B, OC, p.OHW);
+    const int nt = blas_serial_begin();
+    if (is_pointwise(K, stride, pad))
+        conv1x1_backward(dinp, dw, dout, inp, w, B, C, (int)p.OHW, OC);
+    else
+        conv_backward(&p, dinp, dw, dout, inp, w, work);
+    blas_serial_end(nt);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Nearest-neighbour ×2 upsampling                                                            */
+
+void drl_upsample2x_forward(float *out, const float *inp, int B, int C, int H, int W) {
+    const int W2 = 2 * W;
+#pragma omp parallel for schedule(static) if ((size_t)B * C * H * W >= PAR_MIN)
+    for (long pl = 0; pl < (long)B * C; pl++) {
+        const float *s = inp + (size_t)pl * H * W;
+        float *d = out + (size_t)pl * 4 * H * W;
+        for (int h = 0; h < H; h++) {
+            float *r0 = d + (size_t)(2 * h) * W2, *r1 = r0 + W2;
+            for (int x = 0; x < W; x++) r0[2 * x] = r0[2 * x + 1] = s[(size_t)h * W + x];
+            memcpy(r1, r0, sizeof(float) * W2);
+        }
+    }
+}
+
+void drl_upsample2x_backward(float *dinp, const float *dout, int B, int C, int H, int W) {
+    const int W2 = 2 * W;
+#pragma omp parallel for schedule(static) if ((size_t)B * C * H * W >= PAR_MIN)
+    for (long pl = 0; pl < (long)B * C; pl++) {
+        float *d = dinp + (size_t)pl * H * W;
+        const float *s = dout + (size_t)pl * 4 * H * W;
+        for (int h = 0; h < H; h++) {
+            const float *r0 = s + (size_t)(2 * h) * W2, *r1 = r0 + W2;
+            for (int x = 0; x < W; x++)
+                d[(size_t)h * W + x] += (r0[2 * x] + r0[2 * x + 1]) + (r1[2 * x] + r1[2 * x + 1]);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+/* probe.h — linear probes on frozen embeddings: multinomial logistic regression.
+ *
+ * Features are standardised (train-set mean / std), then W, b minimise
+ *   (1/N) Σ xent(W x_i + b, y_i) + (l2 / 2N) ‖W‖²
+ * — the objective of scikit-learn's LogisticRegression(C = 1/l2) up to the factor N — by
+ * full-batch Adam with a decaying step, which converges on these convex problems. */
+#ifndef DRL_PROBE_H
+#define DRL_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef struct {
+    int D, K;
+    float *mu, *sd; /* (D) standardisation */
+    float *W;       /* (K, D) */
+    float *b;       /* (K) */
+} drl_probe;
+
+typedef struct {
+    float l2;       /* 1/C, default 1 */
+    int iters;      /* full-batch iterations, default 500 */
+    float lr;       /* Adam step, default 0.05 */
+} drl_probe_cfg;
+
+drl_probe_cfg drl_probe_defaults(void);
+/* Fits on X (N, D), labels y in [0, K). */
+int drl_probe_fit(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y, size_t N,
+                  int D, int K, drl_probe **out);
+void drl_probe_free(drl_probe *p);
+/* Predicted classes of X (N, D). */
+void drl_probe_predict(const drl_probe *p, const float *X, size_t N, int *pred);
+/* Share of X's rows classified as y. */
+double drl_probe_accuracy(const drl_probe *p, const float *X, const int *y, size_t N);
+
+/* The paper's few-label protocol: fit on `per_run` labelled rows drawn (class-stratified by
+ * chance, uniformly without replacement) from the train set, score on the test set, average over
+ * `runs` seeds. Returns mean accuracy; *std gets the standard deviation (may be NULL). */
+int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr, const int *ytr,
+                        size_t Ntr, const float *Xte, const int *yte, size_t Nte, int D, int K,
+                        size_t per_run, int runs, uint64_t seed, double *mean, double *std);
+
+#endif

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# cli_test.sh — drives the drl binary as a user would: help and usage errors of every
+# subcommand, then a tiny end-to-end run: train on a slice of Fashion-MNIST, resume, inspect the
+# checkpoint, encode PNG and IDX inputs to .npy and JSON lines, and evaluate.
+# Needs DRL_BIN (set by ctest). Prints "cli: N passed, M failed".
+set -u
+BIN=${DRL_BIN:?DRL_BIN not set}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+expect_rc() { # expect_rc WANT DESC CMD...
+  local want=$1 desc=$2; shift 2
+  "$@" >"$TMP/out" 2>"$TMP/err"; local rc=$?
+  if [ "$rc" = "$want" ]; then ok "$desc (rc $rc)"; else bad "$desc: rc $rc, want $want; stderr: $(head -c 300 "$TMP/err")"; fi
+}
+expect_err() { # expect_err SUBSTRING DESC  (checks the last command's stderr)
+  if grep -q -- "$1" "$TMP/err"; then ok "$2"; else bad "$2: stderr lacks '$1': $(head -c 300 "$TMP/err")"; fi
+}
+
+expect_rc 0 "drl --help" "$BIN" --help
+expect_rc 2 "drl with no command" "$BIN"
+expect_rc 2 "unknown command" "$BIN" frobnicate
+for c in serve train encode sample eval inspect; do
+  expect_rc 0 "drl $c --help" "$BIN" "$c" --help
+  grep -q "usage: drl $c" "$TMP/out" && ok "drl $c --help prints usage" || bad "drl $c --help prints usage"
+done
+expect_rc 3 "sample says it is not built" "$BIN" sample --model x
+expect_err "not built yet" "sample names its state"
+expect_rc 2 "train without --out" "$BIN" train
+expect_rc 2 "train with unknown flag" "$BIN" train --out "$TMP/m" --bogus
+expect_rc 2 "train with bad --sde" "$BIN" train --out "$TMP/m" --sde xx
+expect_rc 2 "train with bad t-range" "$BIN" train --out "$TMP/m" --t-range 0.5,0.1
+expect_err "t range" "bad t-range names the field"
+expect_rc 1 "inspect of a missing file" "$BIN" inspect "$TMP/nope.safetensors"
+printf 'garbage!' > "$TMP/bad.safetensors"
+expect_rc 1 "inspect of a corrupt file" "$BIN" inspect "$TMP/bad.safetensors"
+expect_rc 1 "encode with a corrupt model" "$BIN" encode --model "$TMP/bad.safetensors" x.png
+
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  echo "fashion-mnist missing: skipping the training part"
+else
+  M="$TMP/tiny.safetensors"
+  small=(--max-n 256 --batch 16 --channels 8,16,16 --latent-dim 8 --log-every 5 --ckpt-every 10 --threads 2)
+  expect_rc 0 "train a tiny model" "$BIN" train --out "$M" --steps 20 "${small[@]}"
+  grep -q "img/s" "$TMP/err" && grep -q "ETA" "$TMP/err" && ok "progress line shows rate and ETA" || bad "progress line"
+  [ -f "$M" ] && [ -f "$M.state" ] && [ -f "$M.csv" ] && ok "model, state and curve written" || bad "checkpoint files"
+  # Resume equivalence: 10 steps, then resume to 20, must give the same curve as the 20-step run.
+  R="$TMP/resumed.safetensors"
+  expect_rc 0 "train 10 steps" "$BIN" train --out "$R" --steps 10 "${small[@]}"
+  expect_rc 0 "resume to 20" "$BIN" train --out "$R" --steps 20 --resume "${small[@]}"
+  if diff <(cut -d, -f1-5 "$M.csv") <(cut -d, -f1-5 "$R.csv") >/dev/null; then ok "resumed curve equals the uninterrupted one"; else bad "resume curve differs: $(diff <(cut -d, -f1-5 "$M.csv") <(cut -d, -f1-5 "$R.csv") | head -5)"; fi
+  cmp -s "$M" "$R" && ok "resumed model is bit-identical" || bad "resumed model differs"
+  expect_rc 0 "inspect the checkpoint" "$BIN" inspect "$M"
+  grep -q "encoder.conv_in.weight" "$TMP/out" && ok "inspect lists tensors" || bad "inspect lists tensors"
+  expect_rc 0 "inspect --json" "$BIN" inspect --json "$M"
+  /usr/bin/python3 -c "import json,sys; d=json.load(open('$TMP/out')); assert d['metadata']['format']=='drl'; assert json.loads(d['metadata']['drl.config'])['latent_dim']==8" \
+    && ok "inspect --json parses and carries the config" || bad "inspect --json content"
+  expect_rc 0 "encode an IDX slice to npy" "$BIN" encode --model "$M" --max-n 50 --out "$TMP/e.npy" /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+  /usr/bin/python3 -c "import numpy as np; a=np.load('$TMP/e.npy'); assert a.shape==(50,8) and a.dtype==np.float32 and np.isfinite(a).all(), a.shape" \
+    && ok "npy loads in numpy with shape (50, 8)" || bad "npy content"
+  expect_rc 0 "encode to JSON lines" "$BIN" encode --model "$M" --max-n 3 /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+  [ "$(wc -l < "$TMP/out")" = 3 ] && /usr/bin/python3 -c "import json; [json.loads(l) for l in open('$TMP/out')]" \
+    && ok "3 JSON lines" || bad "JSON lines"
+  expect_rc 2 "encode --times on a non-time-conditioned model" "$BIN" encode --model "$M" --times 3 --max-n 3 /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+  expect_err "time-conditioned" "the error says why"
+  expect_rc 0 "eval on a slice" "$BIN" eval --model "$M" --max-train 1000 --max-test 200 --runs 2
+  grep -q "raw pixels" "$TMP/out" && grep -q "model" "$TMP/out" && ok "eval prints pixels and model rows" || bad "eval table"
+  T="$TMP/tc.safetensors"
+  expect_rc 0 "train a time-conditioned model" "$BIN" train --out "$T" --steps 6 --time-cond "${small[@]}"
+  expect_rc 0 "encode a trajectory" "$BIN" encode --model "$T" --times 3 --max-n 4 --out "$TMP/tr.npy" /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+  /usr/bin/python3 -c "import numpy as np; a=np.load('$TMP/tr.npy'); assert a.shape==(4,24), a.shape" \
+    && ok "trajectory is (4, 3*8)" || bad "trajectory shape"
+fi
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" = 0 ]
