@@ -16,7 +16,8 @@ void drl_concat_forward(float *out, const float *a, const float *b, int B, int C
 #pragma omp parallel for schedule(static) if ((size_t)B * Co * HW >= PAR_MIN)
     for (long r = 0; r < (long)B * Co; r++) {
         const int n = (int)(r / Co), c = (int)(r % Co);
-        const float *src = c < Ca ? a + ((size_t)n * Ca + c) * HW : b + ((size_t)n * Cb + c - Ca) * HW;
+        const float *src = c < Ca ? a + ((size_t)n * Ca + c) * HW
+                                  : b + ((size_t)n * Cb + c - Ca) * HW;
         memcpy(out + (size_t)r * HW, src, (size_t)HW * sizeof(float));
     }
 }

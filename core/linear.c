@@ -1,44 +1,85 @@
 /* linear.c — fully connected layer as cblas_sgemm calls (PyTorch layout: w is (OC, C)).
  *
- * forward  out (B, OC)  = inp (B, C) · w^T + b
- * backward dinp (B, C) += dout (B, OC) · w        dw (OC, C) += dout^T · inp
- *          db (OC)     += column sums of dout (fixed order, independent of threads)
+ *   forward   out (B, OC)  = inp (B, C) · w^T + b
+ *   backward  dinp (B, C) += dout (B, OC) · w;   dw (OC, C) += dout^T · inp;   db += sums of dout
+ *
+ * As in conv.c, OpenBLAS runs single-threaded for the duration of an op (a multi-threaded call
+ * leaves its workers spinning, which slows down the OpenMP loops that follow) and the op splits
+ * the work itself: each GEMM is cut along the columns of its output, so every output element is
+ * one full dot product computed by one thread and results do not depend on the thread count.
  */
 #include "linear.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <stddef.h>
+
+/* Below this many multiply-adds an op runs on the calling thread only. */
+#define PAR_MIN_FLOPS 200000.0
+
+static int blas_serial_begin(void) {
+    int n = openblas_get_num_threads();
+    if (n != 1) openblas_set_num_threads(1);
+    return n;
+}
+
+static void blas_serial_end(int n) {
+    if (n != 1) openblas_set_num_threads(n);
+}
+
+static int team_size(double flops) { return flops < PAR_MIN_FLOPS ? 1 : omp_get_max_threads(); }
+
+/* Part t of T of [0, n): [*lo, *hi). */
+static void split(int n, int t, int T, int *lo, int *hi) {
+    *lo = (int)((long)n * t / T);
+    *hi = (int)((long)n * (t + 1) / T);
+}
 
 void drl_linear_forward(float *out, const float *inp, const float *w, const float *b, int B, int C,
                         int OC) {
     if (B <= 0 || OC <= 0) return;
-    if (b) {
-        for (int i = 0; i < B; i++)
-            for (int o = 0; o < OC; o++) out[(size_t)i * OC + o] = b[o];
+    const int nt0 = blas_serial_begin();
+#pragma omp parallel num_threads(team_size((double)B * C * OC))
+    {
+        int o0, o1;
+        split(OC, omp_get_thread_num(), omp_get_num_threads(), &o0, &o1);
+        if (o1 > o0) {
+            for (int i = 0; i < B; i++)
+                for (int o = o0; o < o1; o++) out[(size_t)i * OC + o] = b ? b[o] : 0.0f;
+            /* out[:, o0:o1] += inp · w[o0:o1]^T */
+            if (C > 0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, o1 - o0, C, 1.0f, inp, C,
+                            w + (size_t)o0 * C, C, 1.0f, out + o0, OC);
+        }
     }
-    if (C <= 0) {
-        if (!b)
-            for (size_t i = 0; i < (size_t)B * OC; i++) out[i] = 0.0f;
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, OC, C, 1.0f, inp, C, w, C,
-                b ? 1.0f : 0.0f, out, OC);
+    blas_serial_end(nt0);
 }
 
 void drl_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                          const float *w, int B, int C, int OC) {
     if (B <= 0 || OC <= 0) return;
-    if (db) {
-        for (int o = 0; o < OC; o++) {
-            double s = 0.0;
-            for (int i = 0; i < B; i++) s += dout[(size_t)i * OC + o];
-            db[o] += (float)s;
+    const int nt0 = blas_serial_begin();
+#pragma omp parallel num_threads(team_size(2.0 * B * C * OC))
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int o0, o1, c0, c1;
+        split(OC, t, nt, &o0, &o1);
+        split(C, t, nt, &c0, &c1);
+        if (db) {
+            for (int o = o0; o < o1; o++) {
+                double s = 0.0;
+                for (int i = 0; i < B; i++) s += dout[(size_t)i * OC + o];
+                db[o] += (float)s;
+            }
         }
+        /* dw[o0:o1] (rows, C) += dout[:, o0:o1]^T · inp */
+        if (o1 > o0 && C > 0)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, C, B, 1.0f, dout + o0, OC,
+                        inp, C, 1.0f, dw + (size_t)o0 * C, C);
+        /* dinp[:, c0:c1] += dout · w[:, c0:c1] */
+        if (dinp && c1 > c0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, c1 - c0, OC, 1.0f, dout, OC,
+                        w + c0, C, 1.0f, dinp + c0, C);
     }
-    if (C <= 0) return;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, B, 1.0f, dout, OC, inp, C, 1.0f,
-                dw, C);
-    if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, OC, 1.0f, dout, OC, w, C,
-                    1.0f, dinp, C);
+    blas_serial_end(nt0);
 }

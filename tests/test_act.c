@@ -135,7 +135,8 @@ END_TEST
 /* Sizes above the OpenMP threshold: 1 and 2 threads give bit-identical results. */
 START_TEST(test_threads_identical) {
     enum { M = 1 << 17 };
-    float *x = malloc(M * sizeof(float)), *R = malloc(M * sizeof(float)), *mask = malloc(M * sizeof(float));
+    float *x = malloc(M * sizeof(float)), *R = malloc(M * sizeof(float));
+    float *mask = malloc(M * sizeof(float));
     float *o[2], *d[2];
     drl_oc_normal(x, M, 3.0f, 7);
     drl_oc_normal(R, M, 1.0f, 8);
@@ -163,7 +164,8 @@ END_TEST
  * gradients for dout = R, and a dropout mask, compared there against torch. */
 START_TEST(test_torch_dump) {
     enum { M = 4096 };
-    float *x = malloc(M * sizeof(float)), *R = malloc(M * sizeof(float)), *o = malloc(M * sizeof(float));
+    float *x = malloc(M * sizeof(float)), *R = malloc(M * sizeof(float));
+    float *o = malloc(M * sizeof(float));
     float *d = calloc(M, sizeof(float)), *mask = malloc(M * sizeof(float));
     drl_oc_normal(x, M, 4.0f, 61);
     drl_oc_normal(R, M, 1.0f, 62);

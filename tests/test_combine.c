@@ -129,7 +129,8 @@ END_TEST
 START_TEST(test_threads_identical) {
     const int Bn = 4, Ca = 32, Cb = 16, P = 400;
     const size_t na = (size_t)Bn * Ca * P, nb = (size_t)Bn * Cb * P, no = na + nb;
-    float *a = malloc(na * 4), *b = malloc(nb * 4), *R = malloc(no * 4), *bias = malloc(Bn * Ca * 4);
+    float *a = malloc(na * 4), *b = malloc(nb * 4), *R = malloc(no * 4);
+    float *bias = malloc(Bn * Ca * 4);
     drl_oc_normal(a, na, 1.0f, 10);
     drl_oc_normal(b, nb, 1.0f, 11);
     drl_oc_normal(R, no, 1.0f, 12);

@@ -45,7 +45,8 @@ START_TEST(test_wsq_value_and_grad) {
     for (int i = 0; i < B * D; i++) g[i] = 1e30f; /* written, not accumulated */
     double L = drl_wsq_loss(g, p, t, w, B, D);
     ck_assert_double_eq_tol(L, ref_wsq(p, t, w), 1e-12 * fabs(L));
-    ck_assert_double_eq_tol(drl_wsq_loss(NULL, p, t, NULL, B, D), ref_wsq(p, t, NULL), 1e-12 * fabs(L));
+    ck_assert_double_eq_tol(drl_wsq_loss(NULL, p, t, NULL, B, D), ref_wsq(p, t, NULL),
+                            1e-12 * fabs(L));
     float ones[B] = {1, 1, 1, 1};
     ck_assert(drl_wsq_loss(NULL, p, t, ones, B, D) == drl_wsq_loss(NULL, p, t, NULL, B, D));
 

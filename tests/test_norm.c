@@ -11,8 +11,8 @@
 #include "threads.h"
 
 /* Straightforward reference in double: out (B, C, HW), mean / rstd (B, G). */
-static void ref_groupnorm(double *out, double *mean, double *rstd, const float *x, const float *gamma,
-                          const float *beta, int B, int C, int HW, int G) {
+static void ref_groupnorm(double *out, double *mean, double *rstd, const float *x,
+                          const float *gamma, const float *beta, int B, int C, int HW, int G) {
     const int Cg = C / G;
     for (int b = 0; b < B; b++)
         for (int g = 0; g < G; g++) {
@@ -69,12 +69,13 @@ static void gn_free(gn_case *t) {
 }
 
 static void gn_fwd(gn_case *t) {
-    drl_groupnorm_forward(t->out, t->mean, t->rstd, t->x, t->gamma, t->beta, t->B, t->C, t->HW, t->G);
+    drl_groupnorm_forward(t->out, t->mean, t->rstd, t->x, t->gamma, t->beta, t->B, t->C, t->HW,
+                          t->G);
 }
 
 static void gn_bwd(gn_case *t) {
-    drl_groupnorm_backward(t->dinp, t->dgamma, t->dbeta, t->R, t->x, t->mean, t->rstd, t->gamma, t->B,
-                           t->C, t->HW, t->G);
+    drl_groupnorm_backward(t->dinp, t->dgamma, t->dbeta, t->R, t->x, t->mean, t->rstd, t->gamma,
+                           t->B, t->C, t->HW, t->G);
 }
 
 static double gn_loss(void *ctx) {
@@ -114,7 +115,8 @@ END_TEST
 
 /* Groups of constant input: variance 0, so out = beta (rstd = 1/sqrt(eps), finite). */
 START_TEST(test_forward_constant) {
-    float x[2 * 4 * 3], out[24], mean[4], rstd[4], gamma[4] = {1, 2, 3, 4}, beta[4] = {.5f, -1, 0, 2};
+    float x[2 * 4 * 3], out[24], mean[4], rstd[4];
+    const float gamma[4] = {1, 2, 3, 4}, beta[4] = {.5f, -1, 0, 2};
     for (int i = 0; i < 24; i++) x[i] = 3.25f;
     drl_groupnorm_forward(out, mean, rstd, x, gamma, beta, 2, 4, 3, 2);
     for (int i = 0; i < 24; i++) ck_assert_float_eq_tol(out[i], beta[(i / 3) % 4], 1e-6);
@@ -173,7 +175,8 @@ START_TEST(test_backward_accumulates) {
     memcpy(b1, t.dbeta, sizeof b1);
     gn_bwd(&t);
     for (size_t i = 0; i < n; i++) ck_assert(t.dinp[i] == 2.0f * d1[i]);
-    for (int c = 0; c < 8; c++) ck_assert(t.dgamma[c] == 2.0f * g1[c] && t.dbeta[c] == 2.0f * b1[c]);
+    for (int c = 0; c < 8; c++)
+        ck_assert(t.dgamma[c] == 2.0f * g1[c] && t.dbeta[c] == 2.0f * b1[c]);
 
     memset(t.dinp, 0, n * sizeof(float));
     drl_groupnorm_backward(t.dinp, NULL, NULL, t.R, t.x, t.mean, t.rstd, t.gamma, 2, 8, 10, 4);

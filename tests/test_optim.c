@@ -88,7 +88,8 @@ static void check_against_ref(drl_adam_cfg c, int steps, const char *what) {
     }
     /* compare the total movement, which is what the optimiser computed */
     for (int i = 0; i < NQ; i++) got[i] = p[i] - p0[i], want[i] = (float)(r.p[i] - p0[i]);
-    printf("%s: %d steps, max rel diff of p - p0 %.3g\n", what, steps, drl_oc_rel_err(got, want, NQ));
+    printf("%s: %d steps, max rel diff of p - p0 %.3g\n", what, steps,
+           drl_oc_rel_err(got, want, NQ));
     ck_assert_close(got, want, NQ, 1e-5, what);
 }
 

@@ -1,0 +1,379 @@
+/* test_conv.c — conv2d and upsample2x against direct-loop references and finite differences.
+ *
+ * The references are the textbook loops, accumulated in double. Gradient checks use the
+ * projection loss L = sum(out * Rp) for a fixed random Rp, so dL/dout = Rp, and compare the
+ * analytic gradients with central differences (eps = 1e-3, loss summed in double).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv.h"
+#include "rng.h"
+#include "tensor.h"
+#include "testutil.h"
+#include "threads.h"
+
+typedef struct {
+    int B, C, H, W, OC, K, stride, pad;
+} cshape;
+
+/* Odd sizes, stride 2 and 3, K = 1 / 3 / 4 / 5, pad 0 .. 3, C = 1, B = 1 / 3. */
+static const cshape SHAPES[] = {
+    {1, 1, 5, 5, 1, 3, 1, 1},    {3, 2, 7, 6, 4, 3, 2, 1},    {2, 3, 8, 8, 5, 1, 1, 0},
+    {3, 4, 9, 9, 3, 3, 1, 0},    {1, 3, 7, 7, 2, 1, 2, 0},    {3, 5, 6, 6, 8, 5, 1, 2},
+    {2, 4, 10, 10, 6, 3, 2, 1},  {2, 3, 11, 11, 4, 4, 3, 2},  {1, 2, 5, 5, 3, 1, 1, 1},
+    {2, 2, 4, 4, 3, 3, 1, 3},    {3, 1, 28, 28, 8, 3, 1, 1},  {1, 32, 14, 14, 16, 3, 1, 1},
+    {3, 16, 13, 13, 32, 3, 2, 1}, {3, 64, 7, 7, 32, 1, 1, 0}, {2, 1, 9, 7, 1, 3, 1, 1},
+};
+#define NSHAPES (sizeof SHAPES / sizeof SHAPES[0])
+
+typedef struct {
+    cshape s;
+    int OH, OW;
+    size_t ni, no, nw;
+    float *inp, *w, *b, *out, *work;
+} conv_case;
+
+static float *randn(drl_rng *r, size_t n, float scale) {
+    float *x = malloc((n ? n : 1) * sizeof(float));
+    ck_assert_ptr_nonnull(x);
+    for (size_t i = 0; i < n; i++) x[i] = scale * drl_rng_normal(r);
+    return x;
+}
+
+static float *zeros(size_t n) {
+    float *x = calloc(n ? n : 1, sizeof(float));
+    ck_assert_ptr_nonnull(x);
+    return x;
+}
+
+static conv_case case_make(const cshape *s, uint64_t seed) {
+    conv_case c = {*s, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL};
+    drl_rng r;
+    drl_rng_seed(&r, seed);
+    c.OH = drl_conv2d_out_size(s->H, s->K, s->stride, s->pad);
+    c.OW = drl_conv2d_out_size(s->W, s->K, s->stride, s->pad);
+    c.ni = (size_t)s->B * s->C * s->H * s->W;
+    c.no = (size_t)s->B * s->OC * c.OH * c.OW;
+    c.nw = (size_t)s->OC * s->C * s->K * s->K;
+    c.inp = randn(&r, c.ni, 1.0f);
+    c.w = randn(&r, c.nw, 0.5f);
+    c.b = randn(&r, (size_t)s->OC, 1.0f);
+    c.out = zeros(c.no);
+    c.work = zeros(drl_conv2d_work_size(s->B, s->C, s->H, s->W, s->OC, s->K, s->stride, s->pad));
+    return c;
+}
+
+static void case_free(conv_case *c) {
+    free(c->inp), free(c->w), free(c->b), free(c->out), free(c->work);
+}
+
+static void fwd(conv_case *c, const float *inp, const float *w, const float *b, float *out) {
+    const cshape *s = &c->s;
+    drl_conv2d_forward(out, inp, w, b, c->work, s->B, s->C, s->H, s->W, s->OC, s->K, s->stride,
+                       s->pad);
+}
+
+static void bwd(conv_case *c, float *dinp, float *dw, float *db, const float *dout) {
+    const cshape *s = &c->s;
+    drl_conv2d_backward(dinp, dw, db, dout, c->inp, c->w, c->work, s->B, s->C, s->H, s->W, s->OC,
+                        s->K, s->stride, s->pad);
+}
+
+/* Direct loops: out (and, given dout, dinp / dw / db) in double. */
+static void ref_conv(const conv_case *c, const float *inp, const float *w, const float *b,
+                     float *out, const float *dout, float *dinp, float *dw, float *db) {
+    const cshape *s = &c->s;
+    const int K = s->K;
+    double *gi = calloc(c->ni, sizeof(double)), *gw = calloc(c->nw, sizeof(double));
+    double *gb = calloc((size_t)s->OC, sizeof(double));
+    ck_assert(gi && gw && gb);
+    for (int n = 0; n < s->B; n++)
+        for (int o = 0; o < s->OC; o++)
+            for (int y = 0; y < c->OH; y++)
+                for (int x = 0; x < c->OW; x++) {
+                    const size_t oi = (((size_t)n * s->OC + o) * c->OH + y) * c->OW + x;
+                    double acc = b ? b[o] : 0.0;
+                    const double g = dout ? dout[oi] : 0.0;
+                    gb[o] += g;
+                    for (int ci = 0; ci < s->C; ci++)
+                        for (int kh = 0; kh < K; kh++)
+                            for (int kw = 0; kw < K; kw++) {
+                                const int ih = y * s->stride - s->pad + kh;
+                                const int iw = x * s->stride - s->pad + kw;
+                                if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) continue;
+                                const size_t ii = (((size_t)n * s->C + ci) * s->H + ih) * s->W + iw;
+                                const size_t wi = (((size_t)o * s->C + ci) * K + kh) * K + kw;
+                                acc += (double)w[wi] * inp[ii];
+                                gi[ii] += (double)w[wi] * g;
+                                gw[wi] += (double)inp[ii] * g;
+                            }
+                    if (out) out[oi] = (float)acc;
+                }
+    if (dinp)
+        for (size_t i = 0; i < c->ni; i++) dinp[i] = (float)gi[i];
+    if (dw)
+        for (size_t i = 0; i < c->nw; i++) dw[i] = (float)gw[i];
+    if (db)
+        for (int i = 0; i < s->OC; i++) db[i] = (float)gb[i];
+    free(gi), free(gw), free(gb);
+}
+
+static double proj_loss(const float *out, const float *R, size_t n) {
+    double L = 0.0;
+    for (size_t i = 0; i < n; i++) L += (double)out[i] * R[i];
+    return L;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+START_TEST(test_conv_forward_reference) {
+    for (size_t k = 0; k < NSHAPES; k++) {
+        conv_case c = case_make(&SHAPES[k], 100 + k);
+        float *want = zeros(c.no), *want_nb = zeros(c.no);
+        ref_conv(&c, c.inp, c.w, c.b, want, NULL, NULL, NULL, NULL);
+        ref_conv(&c, c.inp, c.w, NULL, want_nb, NULL, NULL, NULL, NULL);
+        char what[96];
+        snprintf(what, sizeof what, "conv fwd shape %zu", k);
+        fwd(&c, c.inp, c.w, c.b, c.out);
+        ck_assert_close(c.out, want, c.no, 1e-5, what);
+        fwd(&c, c.inp, c.w, NULL, c.out);
+        ck_assert_close(c.out, want_nb, c.no, 1e-5, what);
+        free(want), free(want_nb);
+        case_free(&c);
+    }
+}
+END_TEST
+
+/* Several batch chunks (B above the chunk size) for a model-sized layer, and B = 1. */
+START_TEST(test_conv_chunks_reference) {
+    const cshape big[] = {{11, 32, 28, 28, 32, 3, 1, 1}, {1, 32, 28, 28, 64, 3, 2, 1},
+                          {37, 64, 7, 7, 128, 3, 1, 1}};
+    for (size_t k = 0; k < sizeof big / sizeof big[0]; k++) {
+        conv_case c = case_make(&big[k], 200 + k);
+        float *want = zeros(c.no), *dout = zeros(c.no);
+        float *wi = zeros(c.ni), *ww = zeros(c.nw), *wb = zeros((size_t)c.s.OC);
+        float *gi = zeros(c.ni), *gw = zeros(c.nw), *gb = zeros((size_t)c.s.OC);
+        drl_rng r;
+        drl_rng_seed(&r, 7);
+        drl_rng_normal_fill(&r, dout, c.no);
+        ref_conv(&c, c.inp, c.w, c.b, want, dout, wi, ww, wb);
+        fwd(&c, c.inp, c.w, c.b, c.out);
+        bwd(&c, gi, gw, gb, dout);
+        char what[96];
+        snprintf(what, sizeof what, "big shape %zu fwd", k);
+        ck_assert_close(c.out, want, c.no, 1e-5, what);
+        snprintf(what, sizeof what, "big shape %zu dinp", k);
+        ck_assert_close(gi, wi, c.ni, 1e-5, what);
+        snprintf(what, sizeof what, "big shape %zu dw", k);
+        ck_assert_close(gw, ww, c.nw, 1e-5, what);
+        snprintf(what, sizeof what, "big shape %zu db", k);
+        ck_assert_close(gb, wb, (size_t)c.s.OC, 1e-5, what);
+        free(want), free(dout), free(wi), free(ww), free(wb), free(gi), free(gw), free(gb);
+        case_free(&c);
+    }
+}
+END_TEST
+
+START_TEST(test_conv_backward_reference) {
+    for (size_t k = 0; k < NSHAPES; k++) {
+        conv_case c = case_make(&SHAPES[k], 300 + k);
+        drl_rng r;
+        drl_rng_seed(&r, 400 + k);
+        float *dout = randn(&r, c.no, 1.0f);
+        float *wi = zeros(c.ni), *ww = zeros(c.nw), *wb = zeros((size_t)c.s.OC);
+        float *gi = zeros(c.ni), *gw = zeros(c.nw), *gb = zeros((size_t)c.s.OC);
+        ref_conv(&c, c.inp, c.w, c.b, NULL, dout, wi, ww, wb);
+        bwd(&c, gi, gw, gb, dout);
+        char what[96];
+        snprintf(what, sizeof what, "conv dinp shape %zu", k);
+        ck_assert_close(gi, wi, c.ni, 1e-5, what);
+        snprintf(what, sizeof what, "conv dw shape %zu", k);
+        ck_assert_close(gw, ww, c.nw, 1e-5, what);
+        snprintf(what, sizeof what, "conv db shape %zu", k);
+        ck_assert_close(gb, wb, (size_t)c.s.OC, 1e-5, what);
+        /* dinp and db may be NULL: dw alone is still right */
+        memset(gw, 0, c.nw * sizeof(float));
+        bwd(&c, NULL, gw, NULL, dout);
+        ck_assert_close(gw, ww, c.nw, 1e-5, "dw with dinp = db = NULL");
+        free(dout), free(wi), free(ww), free(wb), free(gi), free(gw), free(gb);
+        case_free(&c);
+    }
+}
+END_TEST
+
+/* Central differences of L = sum(out * Rp) for every input, weight and bias element. */
+START_TEST(test_conv_gradcheck) {
+    const float eps = 1e-3f;
+    double worst = 0.0;
+    for (size_t k = 0; k < NSHAPES; k++) {
+        if (SHAPES[k].B * SHAPES[k].C * SHAPES[k].H * SHAPES[k].W > 1200) continue;
+        conv_case c = case_make(&SHAPES[k], 500 + k);
+        drl_rng r;
+        drl_rng_seed(&r, 600 + k);
+        float *Rp = randn(&r, c.no, 1.0f);
+        float *gi = zeros(c.ni), *gw = zeros(c.nw), *gb = zeros((size_t)c.s.OC);
+        float *ni = zeros(c.ni), *nw = zeros(c.nw), *nb = zeros((size_t)c.s.OC);
+        bwd(&c, gi, gw, gb, Rp);
+        struct { float *x, *num; size_t n; } vars[3] = {
+            {c.inp, ni, c.ni}, {c.w, nw, c.nw}, {c.b, nb, (size_t)c.s.OC}};
+        for (int v = 0; v < 3; v++) {
+            for (size_t i = 0; i < vars[v].n; i++) {
+                const float x0 = vars[v].x[i];
+                vars[v].x[i] = x0 + eps;
+                fwd(&c, c.inp, c.w, c.b, c.out);
+                const double lp = proj_loss(c.out, Rp, c.no);
+                vars[v].x[i] = x0 - eps;
+                fwd(&c, c.inp, c.w, c.b, c.out);
+                const double lm = proj_loss(c.out, Rp, c.no);
+                vars[v].x[i] = x0;
+                vars[v].num[i] = (float)((lp - lm) / (2.0 * eps));
+            }
+        }
+        const double e[3] = {drl_max_rel_diff(gi, ni, c.ni), drl_max_rel_diff(gw, nw, c.nw),
+                             drl_max_rel_diff(gb, nb, (size_t)c.s.OC)};
+        printf("conv gradcheck shape %zu: max rel err dinp %.2e dw %.2e db %.2e\n", k, e[0], e[1],
+               e[2]);
+        char what[96];
+        snprintf(what, sizeof what, "conv gradcheck dinp shape %zu", k);
+        ck_assert_close(gi, ni, c.ni, 2e-3, what);
+        snprintf(what, sizeof what, "conv gradcheck dw shape %zu", k);
+        ck_assert_close(gw, nw, c.nw, 2e-3, what);
+        snprintf(what, sizeof what, "conv gradcheck db shape %zu", k);
+        ck_assert_close(gb, nb, (size_t)c.s.OC, 2e-3, what);
+        for (int v = 0; v < 3; v++)
+            if (e[v] > worst) worst = e[v];
+        free(Rp), free(gi), free(gw), free(gb), free(ni), free(nw), free(nb);
+        case_free(&c);
+    }
+    printf("conv gradcheck: worst max rel err %.2e\n", worst);
+}
+END_TEST
+
+/* Backward accumulates: starting from g0, two calls give g0 + 2 * (one call's gradient). */
+START_TEST(test_conv_accumulates) {
+    for (size_t k = 0; k < NSHAPES; k++) {
+        conv_case c = case_make(&SHAPES[k], 700 + k);
+        drl_rng r;
+        drl_rng_seed(&r, 800 + k);
+        float *dout = randn(&r, c.no, 1.0f);
+        float *g0i = randn(&r, c.ni, 1.0f), *g0w = randn(&r, c.nw, 1.0f);
+        float *g0b = randn(&r, (size_t)c.s.OC, 1.0f);
+        float *gi = zeros(c.ni), *gw = zeros(c.nw), *gb = zeros((size_t)c.s.OC);
+        bwd(&c, gi, gw, gb, dout);
+        for (size_t i = 0; i < c.ni; i++) gi[i] = g0i[i] + 2.0f * gi[i];
+        for (size_t i = 0; i < c.nw; i++) gw[i] = g0w[i] + 2.0f * gw[i];
+        for (int i = 0; i < c.s.OC; i++) gb[i] = g0b[i] + 2.0f * gb[i];
+        bwd(&c, g0i, g0w, g0b, dout);
+        bwd(&c, g0i, g0w, g0b, dout);
+        ck_assert_close(g0i, gi, c.ni, 1e-6, "dinp accumulates");
+        ck_assert_close(g0w, gw, c.nw, 1e-6, "dw accumulates");
+        ck_assert_close(g0b, gb, (size_t)c.s.OC, 1e-6, "db accumulates");
+        free(dout), free(g0i), free(g0w), free(g0b), free(gi), free(gw), free(gb);
+        case_free(&c);
+    }
+}
+END_TEST
+
+/* Bit-identical results with 1 and 2 threads (model-sized layers, so the team really splits). */
+START_TEST(test_conv_threads_identical) {
+    const cshape sh[] = {{5, 32, 28, 28, 32, 3, 1, 1}, {9, 32, 28, 28, 64, 3, 2, 1},
+                         {6, 64, 14, 14, 64, 1, 1, 0}, {1, 64, 7, 7, 128, 3, 1, 1},
+                         {3, 5, 9, 9, 7, 3, 1, 1}};
+    for (size_t k = 0; k < sizeof sh / sizeof sh[0]; k++) {
+        conv_case c = case_make(&sh[k], 900 + k);
+        drl_rng r;
+        drl_rng_seed(&r, 1000 + k);
+        float *dout = randn(&r, c.no, 1.0f);
+        float *res[2][4];
+        for (int t = 0; t < 2; t++) {
+            drl_threads_set(t + 1);
+            res[t][0] = zeros(c.no), res[t][1] = zeros(c.ni), res[t][2] = zeros(c.nw);
+            res[t][3] = zeros((size_t)c.s.OC);
+            fwd(&c, c.inp, c.w, c.b, res[t][0]);
+            bwd(&c, res[t][1], res[t][2], res[t][3], dout);
+        }
+        const size_t n[4] = {c.no, c.ni, c.nw, (size_t)c.s.OC};
+        const char *names[4] = {"out", "dinp", "dw", "db"};
+        for (int j = 0; j < 4; j++) {
+            ck_assert_msg(memcmp(res[0][j], res[1][j], n[j] * sizeof(float)) == 0,
+                          "shape %zu: %s differs between 1 and 2 threads (max abs diff %g)", k,
+                          names[j], (double)drl_max_abs_diff(res[0][j], res[1][j], n[j]));
+            free(res[0][j]), free(res[1][j]);
+        }
+        free(dout);
+        case_free(&c);
+    }
+    drl_threads_set(0);
+}
+END_TEST
+
+START_TEST(test_conv_work_size) {
+    /* 1×1 stride-1 pad-0 needs none; otherwise at least the columns of one image. */
+    ck_assert_uint_eq(drl_conv2d_work_size(64, 64, 14, 14, 32, 1, 1, 0), 0);
+    ck_assert_uint_ge(drl_conv2d_work_size(1, 32, 28, 28, 32, 3, 1, 1), (size_t)288 * 784);
+    ck_assert_uint_ge(drl_conv2d_work_size(256, 32, 28, 28, 64, 3, 2, 1), (size_t)288 * 196);
+    ck_assert_int_eq(drl_conv2d_out_size(28, 3, 2, 1), 14);
+    ck_assert_int_eq(drl_conv2d_out_size(7, 3, 1, 1), 7);
+    ck_assert_int_eq(drl_conv2d_out_size(11, 4, 3, 2), 4);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------ */
+
+START_TEST(test_upsample) {
+    const int B = 2, C = 3, H = 5, W = 4;
+    const size_t ni = (size_t)B * C * H * W, no = 4 * ni;
+    drl_rng r;
+    drl_rng_seed(&r, 11);
+    float *x = randn(&r, ni, 1.0f), *y = zeros(no), *Rp = randn(&r, no, 1.0f);
+    drl_upsample2x_forward(y, x, B, C, H, W);
+    for (int p = 0; p < B * C; p++)
+        for (int h = 0; h < 2 * H; h++)
+            for (int w = 0; w < 2 * W; w++)
+                ck_assert(y[((size_t)p * 2 * H + h) * 2 * W + w] ==
+                          x[((size_t)p * H + h / 2) * W + w / 2]);
+    /* gradient: analytic vs central differences; then accumulation */
+    float *g = zeros(ni), *num = zeros(ni);
+    drl_upsample2x_backward(g, Rp, B, C, H, W);
+    const float eps = 1e-3f;
+    for (size_t i = 0; i < ni; i++) {
+        const float x0 = x[i];
+        x[i] = x0 + eps;
+        drl_upsample2x_forward(y, x, B, C, H, W);
+        const double lp = proj_loss(y, Rp, no);
+        x[i] = x0 - eps;
+        drl_upsample2x_forward(y, x, B, C, H, W);
+        const double lm = proj_loss(y, Rp, no);
+        x[i] = x0;
+        num[i] = (float)((lp - lm) / (2.0 * eps));
+    }
+    printf("upsample2x gradcheck: max rel err %.2e\n", (double)drl_max_rel_diff(g, num, ni));
+    ck_assert_close(g, num, ni, 1e-3, "upsample2x gradcheck");
+    float *g2 = zeros(ni);
+    for (size_t i = 0; i < ni; i++) g2[i] = 1.0f + 2.0f * g[i];
+    for (size_t i = 0; i < ni; i++) g[i] = 1.0f;
+    drl_upsample2x_backward(g, Rp, B, C, H, W);
+    drl_upsample2x_backward(g, Rp, B, C, H, W);
+    ck_assert_close(g, g2, ni, 1e-6, "upsample2x accumulates");
+    free(x), free(y), free(Rp), free(g), free(num), free(g2);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("conv");
+    TCase *tc = tcase_create("conv");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_conv_forward_reference);
+    tcase_add_test(tc, test_conv_chunks_reference);
+    tcase_add_test(tc, test_conv_backward_reference);
+    tcase_add_test(tc, test_conv_gradcheck);
+    tcase_add_test(tc, test_conv_accumulates);
+    tcase_add_test(tc, test_conv_threads_identical);
+    tcase_add_test(tc, test_conv_work_size);
+    tcase_add_test(tc, test_upsample);
+    suite_add_tcase(s, tc);
+    return drl_test_run(s);
+}
