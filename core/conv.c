@@ -148,6 +148,9 @@ static void im2col_rows(float *col, size_t N, const float *inp, int C, int H, in
             if (stride == 1) {
 #pragma omp simd
                 for (int ow = lo; ow < hi; ow++) dst[ow] = s[ow];
+            } else if (stride == 2) {
+#pragma omp simd
+                for (int ow = lo; ow < hi; ow++) dst[ow] = s[2 * ow];
             } else {
                 for (int ow = lo; ow < hi; ow++) dst[ow] = s[ow * stride];
             }

@@ -4,25 +4,29 @@
  *             by the PyTorch reference — encoder output, score output, loss parts and the
  *             gradient of every parameter, relative to the max |ref| of each tensor.
  *   gradcheck central finite differences of drl_model_loss against its backward, for a sample of
- *             elements of every tensor, on tiny DRL / time-conditioned / VP / VDRL+KL / L1 models.
+ *             elements of every tensor, on tiny DRL / time-conditioned / VP / VDRL+KL / L1 /
+ *             dropout models.
  *   io        save → load is bit-exact with an equal config; broken files fail with a message.
  *   encode    drl_model_encode and drl_model_score equal the corresponding parts of the loss. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model.h"
 #include "params.h"
 #include "rng.h"
 #include "safetensors.h"
-#include "sde.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------------ fixtures */
 
-enum { V_DRL, V_TCOND, V_VP, V_VDRL_KL, V_L1, N_VARIANTS };
-static const char *const variant_name[N_VARIANTS] = {"drl", "tcond", "vp", "vdrl_kl", "l1"};
+enum { V_DRL, V_TCOND, V_VP, V_VDRL_KL, V_L1, V_DROPOUT, N_VARIANTS };
+static const char *const variant_name[N_VARIANTS] = {
+    [V_DRL] = "drl", [V_TCOND] = "tcond", [V_VP] = "vp",
+    [V_VDRL_KL] = "vdrl_kl", [V_L1] = "l1", [V_DROPOUT] = "dropout",
+};
 
 /* A model small enough that hundreds of loss evaluations take well under a second. */
 static drl_config tiny_config(int variant) {
@@ -31,15 +35,16 @@ static drl_config tiny_config(int variant) {
     c.latent_dim = 3;
     c.enc_ch[0] = 4, c.enc_ch[1] = 6, c.enc_ch[2] = 8;
     c.unet_ch[0] = 4, c.unet_ch[1] = 8, c.unet_ch[2] = 6;
-    c.groups = 1;
+    c.groups = 2;
     c.fourier_dim = 4;
     c.fourier_scale = 1.0f;
     c.temb_dim = 8;
     switch (variant) {
     case V_TCOND: c.time_cond = 1; break;
-    case V_VP: c.sde = DRL_SDE_VP; c.time_cond = 1; break;
-    case V_VDRL_KL: c.variational = 1; c.reg = DRL_REG_KL; c.lambda_z = 0.5f; break;
-    case V_L1: c.reg = DRL_REG_L1; c.lambda_z = 0.3f; break;
+    case V_VP: c.sde = DRL_SDE_VP, c.time_cond = 1; break;
+    case V_VDRL_KL: c.variational = 1, c.reg = DRL_REG_KL, c.lambda_z = 0.5f; break;
+    case V_L1: c.reg = DRL_REG_L1, c.lambda_z = 0.3f; break;
+    case V_DROPOUT: c.dropout = 0.3f, c.time_cond = 1; break;
     default: break;
     }
     return c;
@@ -53,8 +58,6 @@ static void randomize_affine(drl_model *m, drl_rng *r) {
         float *d = p->data + s->offset;
         if (s->init == DRL_INIT_ONE || s->init == DRL_INIT_ZERO)
             for (size_t k = 0; k < s->numel; k++) d[k] += 0.2f * drl_rng_normal(r);
-        if (getenv("LPSCALE") && !strcmp(s->name, "score.latent_proj.weight"))
-            for (size_t k = 0; k < s->numel; k++) d[k] *= atof(getenv("LPSCALE"));
     }
 }
 
@@ -107,9 +110,14 @@ static drl_model_acts *make_acts(const drl_model *m, int B, int grad) {
     return a;
 }
 
+/* With dropout the loss runs in training mode from a freshly seeded generator, so every call
+ * draws the same masks and the loss stays a deterministic function of the weights. */
 static drl_loss_parts run_loss(drl_model *m, drl_model_acts *a, const batch *b, int backward) {
-    return drl_model_loss(m, a, m->params.data, b->x0, b->t, b->eps, b->eps_z, b->B, backward, 0,
-                          NULL);
+    drl_rng r;
+    drl_rng_seed(&r, 77);
+    int train = m->cfg.dropout > 0.0f;
+    return drl_model_loss(m, a, m->params.data, b->x0, b->t, b->eps, b->eps_z, b->B, backward,
+                          train, train ? &r : NULL);
 }
 
 /* ------------------------------------------------------------------------ parity with PyTorch */
@@ -143,8 +151,8 @@ static int load_case_list(void) {
 static const float *need(const drl_safetensors *st, const char *name, size_t numel) {
     const drl_st_tensor *t = drl_safetensors_find(st, name);
     ck_assert_msg(t != NULL, "batch file has no tensor \"%s\"", name);
-    ck_assert_msg(t->numel == numel, "batch tensor \"%s\" has %zu elements, want %zu", name, t->numel,
-                  numel);
+    ck_assert_msg(t->numel == numel, "batch tensor \"%s\" has %zu elements, want %zu", name,
+                  t->numel, numel);
     return t->data;
 }
 
@@ -180,9 +188,9 @@ START_TEST(test_parity) {
     const char *tol_s = drl_safetensors_meta(st, "tol");
     double tol = tol_s ? strtod(tol_s, NULL) : 1e-4;
 
-    const drl_st_tensor *xt = drl_safetensors_find(st, "x0");
-    ck_assert_msg(xt && xt->ndim == 4, "batch file: x0 must be (B, C, H, W)");
-    int B = (int)xt->shape[0];
+    const drl_st_tensor *xs = drl_safetensors_find(st, "x0");
+    ck_assert_msg(xs && xs->ndim == 4, "batch file: x0 must be (B, C, H, W)");
+    int B = (int)xs->shape[0];
     size_t n = (size_t)c->C * c->H * c->W, d = (size_t)c->latent_dim, D = (size_t)m->enc.D;
     const float *x0 = need(st, "x0", B * n), *t = need(st, "t", B), *eps = need(st, "eps", B * n);
     const float *eps_z = c->variational ? need(st, "eps_z", B * d) : NULL;
@@ -211,7 +219,7 @@ START_TEST(test_parity) {
         cmp[k].want = need(st, gname, s->numel);
         cmp[k].n = s->numel;
     }
-    double worst_out = 0.0, worst_grad = 0.0;
+    double worst_grad = 0.0;
     size_t worst_at = 5, nbad = 0;
     for (size_t i = 0; i < ncmp; i++) {
         cmp[i].rel = rel_err(cmp[i].got, cmp[i].want, cmp[i].n);
@@ -219,7 +227,6 @@ START_TEST(test_parity) {
             printf("  %s: %s max rel diff %.3g > tol %.3g\n", name, cmp[i].what, cmp[i].rel, tol);
             nbad++;
         }
-        if (i < 5 && !(cmp[i].rel <= worst_out)) worst_out = cmp[i].rel;
         if (i >= 5 && !(cmp[i].rel <= worst_grad)) {
             worst_grad = cmp[i].rel;
             worst_at = i;
@@ -230,13 +237,13 @@ START_TEST(test_parity) {
            name, nbad ? "FAIL" : "ok", cmp[0].rel, cmp[1].rel, cmp[2].rel, cmp[3].rel, cmp[4].rel,
            worst_grad, worst_at < ncmp ? cmp[worst_at].what : "-", m->params.n, tol);
     fflush(stdout);
-    (void)worst_out;
 
     /* the Python side reads this back with its own reader */
     const char *meta[] = {"parity.case", name};
     ck_assert_msg(drl_model_save(&e, m, rpath, NULL, meta, 1) == 0, "%s", e.msg);
 
-    for (size_t i = 0; i < ncmp; i++) ck_assert_close(cmp[i].got, cmp[i].want, cmp[i].n, tol, cmp[i].what);
+    for (size_t i = 0; i < ncmp; i++)
+        ck_assert_close(cmp[i].got, cmp[i].want, cmp[i].n, tol, cmp[i].what);
     free(cmp);
     drl_model_acts_free(a);
     drl_safetensors_free(st);
@@ -246,9 +253,9 @@ END_TEST
 
 /* ------------------------------------------------------------------------ finite differences */
 
-/* For every trainable tensor: the element with the largest analytic gradient plus a few random
- * ones, central differences with a step of 1% of the weight (at least 1e-3). The error of a
- * tensor is max |fd - analytic| over the sample divided by max |analytic| over the tensor. */
+/* For every trainable tensor: the element with the largest analytic gradient plus three random
+ * ones, central differences with a step of 1% of the weight (1e-2 for weights below 1). The error
+ * of a tensor is max |fd - analytic| over the sample divided by max |analytic| over the tensor. */
 START_TEST(test_gradcheck) {
     drl_config c = tiny_config(_i);
     drl_model *m = make_model(&c, 11 + (uint64_t)_i);
@@ -261,6 +268,19 @@ START_TEST(test_gradcheck) {
     float *an = malloc(p->total * sizeof(float));
     ck_assert(an);
     memcpy(an, p->grad, p->total * sizeof(float));
+    if (c.dropout > 0.0f) { /* the masks really are in play */
+        double l_eval =
+            drl_model_loss(m, a, p->data, b.x0, b.t, b.eps, b.eps_z, b.B, 0, 0, NULL).total;
+        ck_assert(l_eval != run_loss(m, a, &b, 0).total);
+    }
+
+    /* The loss is computed in float32, so finite differences carry ~1e-4 of absolute noise:
+     * tensors whose gradient is tiny (the encoder's, reached only through z) are judged against
+     * 3e-4 of the largest gradient in the model instead of their own maximum. */
+    double gall = 0.0;
+    for (size_t i = 0; i < p->total; i++)
+        if (fabs(an[i]) > gall) gall = fabs(an[i]);
+    double floor_g = 3e-4 * gall;
 
     drl_rng r;
     drl_rng_seed(&r, 5);
@@ -284,38 +304,25 @@ START_TEST(test_gradcheck) {
         double err = 0.0;
         for (size_t j = 0; j < nidx; j++) {
             float *w = p->data + s->offset + idx[j], w0 = *w;
-            double rs = getenv("FD_REL") ? atof(getenv("FD_REL")) : 1e-2;
-            float h = (float)rs * fmaxf(fabsf(w0), 1.0f);
-            double fd;
-            if (getenv("FD5")) {
-                double l[4];
-                const float off[4] = {2 * h, h, -h, -2 * h};
-                for (int q = 0; q < 4; q++) {
-                    *w = w0 + off[q];
-                    l[q] = run_loss(m, a, &b, 0).total;
-                }
-                fd = (-l[0] + 8 * l[1] - 8 * l[2] + l[3]) / (12.0 * h);
-            } else {
-                float wp = w0 + h, wm = w0 - h;
-                *w = wp;
-                double lp = run_loss(m, a, &b, 0).total;
-                *w = wm;
-                double lm = run_loss(m, a, &b, 0).total;
-                fd = (lp - lm) / ((double)wp - (double)wm);
-            }
+            float h = 1e-2f * fmaxf(fabsf(w0), 1.0f);
+            float wp = w0 + h, wm = w0 - h;
+            *w = wp;
+            double lp = run_loss(m, a, &b, 0).total;
+            *w = wm;
+            double lm = run_loss(m, a, &b, 0).total;
             *w = w0;
+            double fd = (lp - lm) / ((double)wp - (double)wm);
             double e = fabs(fd - g[idx[j]]);
             if (e > err) err = e;
         }
-        err /= gmax > 1e-6 ? gmax : 1e-6;
+        err /= gmax > floor_g ? gmax : floor_g;
         nchecked++;
-        if (getenv("FD_DEBUG")) printf("  %-36s gmax %.3g err %.3g\n", s->name, gmax, err);
         if (!(err <= worst)) worst = err, worst_name = s->name;
-        ck_assert_msg(err < 2e2, "%s: %s: finite-difference rel error %.3g (max |grad| %.3g)",
+        ck_assert_msg(err < 5e-2, "%s: %s: finite-difference rel error %.3g (max |grad| %.3g)",
                       variant_name[_i], s->name, err, gmax);
     }
-    printf("gradcheck %-8s %d tensors, max rel error %.2g (%s)\n", variant_name[_i], nchecked, worst,
-           worst_name);
+    printf("gradcheck %-8s %d tensors, max rel error %.2g (%s), max |grad| %.3g\n",
+           variant_name[_i], nchecked, worst, worst_name, gall);
     fflush(stdout);
     free(an);
     drl_model_acts_free(a);
@@ -326,10 +333,15 @@ END_TEST
 
 /* ------------------------------------------------------------------------ save / load */
 
-static char *tmp_path(const char *name) {
-    static char path[1024];
-    snprintf(path, sizeof path, "%s/%s", drl_test_tmpdir(), name);
-    return path;
+/* path = a fresh temporary directory + "/" + name; remove_tmp() deletes both. */
+static void tmp_path(char *path, size_t n, const char *name) {
+    snprintf(path, n, "%s/%s", drl_test_tmpdir(), name);
+}
+
+static void remove_tmp(char *path) {
+    remove(path);
+    char *slash = strrchr(path, '/');
+    if (slash) *slash = '\0', rmdir(path);
 }
 
 START_TEST(test_save_load_roundtrip) {
@@ -347,7 +359,8 @@ START_TEST(test_save_load_roundtrip) {
     c.tdist = DRL_TDIST_SIGMA_UNIFORM;
     c.mode = DRL_MODE_AE;
     drl_model *m = make_model(&c, 3);
-    char *path = tmp_path("model.safetensors");
+    char path[1100];
+    tmp_path(path, sizeof path, "model.safetensors");
     drl_err e = {0};
     const char *meta[] = {"step", "42", "note", "round trip"};
     ck_assert_msg(drl_model_save(&e, m, path, NULL, meta, 2) == 0, "%s", e.msg);
@@ -367,7 +380,8 @@ START_TEST(test_save_load_roundtrip) {
         ck_assert_int_eq(s->ndim, s2->ndim);
         ck_assert(memcmp(s->shape, s2->shape, sizeof s->shape) == 0);
         ck_assert_msg(memcmp(m->params.data + s->offset, m2->params.data + s2->offset,
-                             s->numel * sizeof(float)) == 0, "%s differs after reload", s->name);
+                             s->numel * sizeof(float)) == 0,
+                      "%s differs after reload", s->name);
     }
     drl_safetensors *st = NULL;
     ck_assert_msg(drl_safetensors_load(&e, path, 0, &st) == 0, "%s", e.msg);
@@ -386,9 +400,11 @@ START_TEST(test_save_load_roundtrip) {
     ck_assert_msg(drl_model_load(&e, path, &m2) == 0, "%s", e.msg);
     for (size_t i = 0; i < m->params.n; i++) {
         const drl_param_spec *s = &m->params.specs[i];
-        ck_assert(memcmp(ema + s->offset, m2->params.data + s->offset, s->numel * sizeof(float)) == 0);
+        size_t bytes = s->numel * sizeof(float);
+        ck_assert(memcmp(ema + s->offset, m2->params.data + s->offset, bytes) == 0);
     }
     free(ema);
+    remove_tmp(path);
     drl_model_free(m2);
     drl_model_free(m);
 }
@@ -440,7 +456,9 @@ static void expect_load_error(const char *path, const char *needle1, const char 
     ck_assert_msg(rc < 0, "loading %s should fail (%s)", path, needle1);
     ck_assert_ptr_null(m);
     ck_assert_msg(strstr(e.msg, needle1) != NULL, "message \"%s\" lacks \"%s\"", e.msg, needle1);
-    if (needle2) ck_assert_msg(strstr(e.msg, needle2) != NULL, "message \"%s\" lacks \"%s\"", e.msg, needle2);
+    if (needle2)
+        ck_assert_msg(strstr(e.msg, needle2) != NULL, "message \"%s\" lacks \"%s\"", e.msg,
+                      needle2);
     printf("load error (expected): %s\n", e.msg);
 }
 
@@ -449,7 +467,7 @@ START_TEST(test_load_errors) {
     drl_model *m = make_model(&c, 4);
     char *cfg = drl_config_to_json(&c);
     char path[1100];
-    snprintf(path, sizeof path, "%s", tmp_path("broken.safetensors"));
+    tmp_path(path, sizeof path, "broken.safetensors");
 
     write_broken(m, path, BREAK_NONE, "", cfg); /* control: the writer above is sound */
     drl_err e = {0};
@@ -477,8 +495,10 @@ START_TEST(test_load_errors) {
     free(cfg4);
     write_broken(m, path, BREAK_NONE, "", "not json");
     expect_load_error(path, "JSON", NULL);
-    expect_load_error("/nonexistent/drl/model.safetensors", "/nonexistent/drl/model.safetensors", NULL);
+    expect_load_error("/nonexistent/drl/model.safetensors", "/nonexistent/drl/model.safetensors",
+                      NULL);
 
+    remove_tmp(path);
     free(cfg);
     drl_model_free(m);
 }
@@ -496,10 +516,12 @@ START_TEST(test_encode_matches_loss) {
 
     drl_model_acts *a = make_acts(m, b.B, 1);
     run_loss(m, a, &b, 0);
-    float *mu = malloc((size_t)b.B * d * sizeof(float)), *z = malloc((size_t)b.B * d * sizeof(float));
+    float *mu = malloc((size_t)b.B * d * sizeof(float)),
+          *z = malloc((size_t)b.B * d * sizeof(float));
     float *z2 = malloc((size_t)b.B * d * sizeof(float)), *h = malloc(b.B * n * sizeof(float));
     ck_assert(mu && z && z2 && h);
-    for (int i = 0; i < b.B; i++) memcpy(mu + (size_t)i * d, a->enc.out + (size_t)i * D, (size_t)d * sizeof(float));
+    for (int i = 0; i < b.B; i++)
+        memcpy(mu + (size_t)i * d, a->enc.out + (size_t)i * D, (size_t)d * sizeof(float));
 
     /* inference activations (no gradient scratch) give the same code and the same score */
     drl_model_acts *inf = make_acts(m, b.B, 0);

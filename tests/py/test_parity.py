@@ -30,11 +30,14 @@ import torch_ref as R  # noqa: E402
 SMALL = dict(C=1, H=8, W=8, enc_ch=[8, 16, 16], unet_ch=[8, 16, 16], groups=4, latent_dim=5,
              temb_dim=16, fourier_dim=8, fourier_scale=4.0)
 
-# name, config overrides, batch size, relative tolerance
+# name, config overrides, batch size, relative tolerance. Every GroupNorm group holds at least
+# two channels: with one, the bias before it cancels and its gradient is exactly zero, which a
+# relative comparison cannot judge.
 CASES = [
     ("drl_ve", dict(), 3, 1e-4),
-    ("drl_ve_rect_rgb", dict(C=3, H=12, W=8, enc_ch=[4, 8, 12], unet_ch=[8, 12, 16]), 2, 1e-4),
-    ("tcond_ve", dict(time_cond=True, H=12, W=12, enc_ch=[4, 8, 12]), 3, 1e-4),
+    ("drl_ve_rect_rgb", dict(C=3, H=12, W=8, enc_ch=[4, 8, 12], unet_ch=[8, 12, 16], groups=2),
+     2, 1e-4),
+    ("tcond_ve", dict(time_cond=True, H=12, W=12, enc_ch=[8, 12, 16]), 3, 1e-4),
     ("drl_vp", dict(sde="vp", unet_ch=[8, 12, 16]), 3, 1e-4),
     ("tcond_vp_l1", dict(sde="vp", time_cond=True, reg="l1", lambda_z=0.3), 2, 1e-4),
     ("vdrl_kl_ve", dict(variational=True, reg="kl", lambda_z=0.5), 3, 1e-4),
@@ -42,9 +45,8 @@ CASES = [
                               time_cond=True, C=3, W=12), 2, 1e-4),
     ("l1_ve", dict(reg="l1", lambda_z=0.7), 3, 1e-4),
     ("vdrl_l1_ve", dict(variational=True, reg="l1", lambda_z=0.4), 2, 1e-4),
-    # the default Fourier scale: arguments of sin/cos reach ~1e3, so float32 rounding there
-    # (~1e-4 absolute) is visible; the tolerance says so.
-    ("drl_ve_scale16", dict(fourier_scale=16.0, time_cond=True), 2, 1e-3),
+    # the default Fourier scale: arguments of sin/cos reach ~1e3
+    ("drl_ve_scale16", dict(fourier_scale=16.0, time_cond=True), 2, 1e-4),
 ]
 
 
