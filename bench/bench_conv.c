@@ -1,7 +1,7 @@
 /* bench_conv.c — GFLOP/s of conv2d forward / backward against a plain cblas_sgemm of the same
  * M = OC, N = B*OH*OW, K = C*K*K, on the convolution shapes of the encoder and U-Net.
  *
- * Usage: bench_conv [--threads N] [--reps N] [--batch B]   (default: B = 64 and 256, best of 5)
+ * Usage: bench_conv [--threads N] [--reps N] [--batch B]   (default: B = 64 and 256, 5 rounds)
  * Backward counts both products (dw and dinp): 4*M*N*K flops against 2*M*N*K for forward.
  */
 #include <stdio.h>
@@ -66,29 +66,34 @@ static void run(const shape *s, int B, int reps) {
     float *gb = alloc_fill(KK * N, 10);
     const double flops = 2.0 * (double)M * (double)N * (double)KK;
     double tf = 1e30, tb = 1e30, tg = 1e30;
-    /* Each kind runs its repetitions as one batch after a pause, so that threads left spinning
-     * by the previous kind (OpenBLAS workers, the OpenMP team) do not slow down the next. */
+    /* Rounds of: sgemm twice, pause, forward twice, backward twice; the best time of each kind
+     * counts, so every kind is timed warm (the second call finds its threads awake and its
+     * operands cached) and bursts of load from other processes are skipped. The pause lets the
+     * OpenBLAS workers, left spinning by the multi-threaded sgemm, go to sleep before the
+     * convolution, which runs OpenBLAS single-threaded inside its own OpenMP team. */
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)KK, 1.0f, w,
-                    (int)KK, gb, (int)N, 0.0f, out, (int)N);
-        double t = now() - t0;
-        if (t < tg) tg = t;
+        for (int k = 0; k < 2; k++) {
+            double t0 = now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)KK, 1.0f,
+                        w, (int)KK, gb, (int)N, 0.0f, out, (int)N);
+            double t = now() - t0;
+            if (t < tg) tg = t;
+        }
+        pause_ms(200);
+        for (int k = 0; k < 2; k++) {
+            double t0 = now();
+            drl_conv2d_forward(out, inp, w, bias, work, B, C, H, W, OC, K, s->stride, s->pad);
+            double t = now() - t0;
+            if (t < tf) tf = t;
+        }
+        for (int k = 0; k < 2; k++) {
+            double t0 = now();
+            drl_conv2d_backward(dinp, dw, db, dout, inp, w, work, B, C, H, W, OC, K, s->stride,
+                                s->pad);
+            double t = now() - t0;
+            if (t < tb) tb = t;
+        }
     }
-    pause_ms(300);
-    for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        drl_conv2d_forward(out, inp, w, bias, work, B, C, H, W, OC, K, s->stride, s->pad);
-        double t = now() - t0;
-        if (t < tf) tf = t;
-    }
-    for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        drl_conv2d_backward(dinp, dw, db, dout, inp, w, work, B, C, H, W, OC, K, s->stride, s->pad);
-        double t = now() - t0;
-        if (t < tb) tb = t;
-    }
-    pause_ms(300);
     const double gg = flops / tg * 1e-9, gf = flops / tf * 1e-9, gbw = 2.0 * flops / tb * 1e-9;
     printf("%-20s B=%-3d M=%-4zu N=%-7zu K=%-5zu  sgemm %6.1f  fwd %6.1f (%4.0f%%)  bwd %6.1f "
            "(%4.0f%%)\n",
@@ -111,7 +116,7 @@ int main(int argc, char **argv) {
     }
     if (reps < 1) reps = 1;
     drl_threads_set(threads);
-    printf("threads %d, best of %d, GFLOP/s (conv %% of sgemm with the same M, N, K)\n",
+    printf("threads %d, best of %d rounds, GFLOP/s (conv %% of sgemm with the same M, N, K)\n",
            drl_threads_get(), reps);
     const int batches[2] = {64, 256};
     for (int bi = 0; bi < 2; bi++) {

@@ -9,10 +9,14 @@
 #include <math.h>
 #include <string.h>
 
+#include "fastmath.h"
+
+/* SiLU uses drl_expf (fastmath.h) so that its loops vectorise. */
+
 /* Below this many elements an OpenMP loop runs on the calling thread only. */
 #define PAR_MIN 32768
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + drl_expf(-x)); }
 
 void drl_silu_forward(float *out, const float *inp, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)

@@ -157,7 +157,7 @@ int drl_config_from_json(drl_err *err, const char *json, drl_config *c) {
     static const char *const modes[] = {"drl", "autoencoder"};
     const char *key;
     json_t *v;
-    int rc = 0, e;
+    int rc = 0, e = 0;
     json_object_foreach(o, key, v) {
         if (!strcmp(key, "C")) rc = get_int(err, v, key, &c->C);
         else if (!strcmp(key, "H")) rc = get_int(err, v, key, &c->H);

@@ -18,19 +18,32 @@
  *     of output rows (image, row), so every output column is computed by one thread;
  *   - the dw GEMM is split over its R columns: each dw element is one full dot product;
  *   - col2im is split over channels of dinp.
- * The operation order behind every element is the same whatever the thread count, so results
- * do not depend on it. 1×1 stride-1 convolutions skip im2col: the input images are already the
- * column matrix.
+ * Nothing is accumulated by two threads, and a repeated call gives bit-identical results. With a
+ * different thread count the GEMMs are cut into different pieces, which OpenBLAS rounds
+ * differently (relative differences ~1e-7); nothing else changes. 1×1 stride-1 convolutions
+ * skip im2col: the input images are already the column matrix.
  */
 #include "conv.h"
 
 #include <cblas.h>
 #include <omp.h>
-#include <string.h>
 
-/* Target floats of scratch per chunk: 2M floats = 8 MiB, inside the L3 cache. */
+/* im2col and the gathers copy short pieces (7..49 floats for 7×7 images), where a call to
+ * memset / memcpy costs more than the copy (~10% of a 7×7 convolution): GCC must not turn the
+ * copy loops of this file back into such calls. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
+
+/* Chunk size: scratch of about DRL_CONV_CHUNK_FLOATS floats (2 MiB, so that the columns written
+ * by im2col are still in cache when the GEMM packs them), but at least DRL_CONV_CHUNK_COLS times
+ * the larger channel count in output pixels: each GEMM call re-packs its filter matrix, which
+ * must stay small next to the columns it multiplies (this matters for 7×7 and 14×14 images). */
 #ifndef DRL_CONV_CHUNK_FLOATS
-#define DRL_CONV_CHUNK_FLOATS ((size_t)1 << 21)
+#define DRL_CONV_CHUNK_FLOATS ((size_t)1 << 19)
+#endif
+#ifndef DRL_CONV_CHUNK_COLS
+#define DRL_CONV_CHUNK_COLS 16
 #endif
 
 /* Below this many multiply-adds an op runs on the calling thread only. */
@@ -38,7 +51,11 @@
 /* Below this many floats an OpenMP data loop runs on the calling thread only. */
 #define PAR_MIN 16384
 
-int drl_conv2d_out_size(int H, int K, int stride, int pad) { return (H + 2 * pad - K) / stride + 1; }
+/* 0 when the kernel does not fit (or for a nonsensical K / stride): ops then do nothing. */
+int drl_conv2d_out_size(int H, int K, int stride, int pad) {
+    if (K < 1 || stride < 1 || pad < 0 || H + 2 * pad < K) return 0;
+    return (H + 2 * pad - K) / stride + 1;
+}
 
 static int is_pointwise(int K, int stride, int pad) { return K == 1 && stride == 1 && pad == 0; }
 
@@ -62,7 +79,9 @@ static conv_plan plan_make(int B, int C, int H, int W, int OC, int K, int stride
     const size_t KK = (size_t)K * K;
     p.HW = (size_t)H * W;
     p.OHW = (size_t)(p.OH > 0 ? p.OH : 0) * (size_t)(p.OW > 0 ? p.OW : 0);
-    p.transposed = stride == 1 && pad <= K - 1;
+    /* The transposed path writes OC*K*K*H*W columns per image where col2im folds back
+     * C*K*K*OH*OW: take it unless OC is much larger than C (the first layer). */
+    p.transposed = stride == 1 && pad <= K - 1 && (size_t)OC * p.HW <= 2 * (size_t)C * p.OHW;
     p.col_per = (size_t)p.R * p.OHW;
     p.mat_per = (size_t)OC * p.OHW;
     if (p.transposed) {
@@ -72,16 +91,26 @@ static conv_plan plan_make(int B, int C, int H, int W, int OC, int K, int stride
     }
     const size_t per = p.col_per + p.mat_per;
     size_t n = per ? DRL_CONV_CHUNK_FLOATS / per : (size_t)B;
+    const size_t cols = (size_t)DRL_CONV_CHUNK_COLS * (size_t)(C > OC ? C : OC);
+    if (p.OHW && n * p.OHW < cols) n = (cols + p.OHW - 1) / p.OHW;
     if (n < 1) n = 1;
     if (n > (size_t)B) n = (size_t)(B > 0 ? B : 1);
+    if (B > 0) { /* equal chunks rather than a small last one */
+        const size_t chunks = ((size_t)B + n - 1) / n;
+        n = ((size_t)B + chunks - 1) / chunks;
+    }
     p.Bc = (int)n;
     return p;
 }
 
-/* Work = [wt: C*OC*K*K if stride 1] + Bc * (col_per + mat_per), where per image
- * col_per = max(C*K*K*OH*OW, OC*K*K*H*W) and mat_per = max(OC*OH*OW, C*H*W) (the second terms
- * only for stride 1) and Bc = min(B, max(1, 2^21 / (col_per + mat_per))); 0 for 1×1 stride-1
- * pad-0 convolutions, which need no scratch. */
+/* Work (floats) = wt + Bc * (col_per + mat_per), with per image
+ *   col_per = C*K*K*OH*OW  (im2col of the input; dcol in backward)
+ *   mat_per = OC*OH*OW     (gathered dout; forward output before the scatter)
+ * and, when backward takes the transposed path (stride 1, pad <= K-1, OC*H*W <= 2*C*OH*OW),
+ *   wt = C*OC*K*K, col_per = max(col_per, OC*K*K*H*W), mat_per = max(mat_per, C*H*W)
+ * (wt = 0 otherwise). Bc = min(B, max(1, 2^19 / (col_per + mat_per),
+ * ceil(16*max(C, OC) / (OH*OW)))), then evened out: Bc = ceil(B / ceil(B / Bc)).
+ * 1×1 stride-1 pad-0 convolutions need no scratch: 0. */
 size_t drl_conv2d_work_size(int B, int C, int H, int W, int OC, int K, int stride, int pad) {
     if (B <= 0 || is_pointwise(K, stride, pad)) return 0;
     conv_plan p = plan_make(B, C, H, W, OC, K, stride, pad);
@@ -127,35 +156,74 @@ static void valid_range(int W, int OW, int kw, int stride, int pad, int *lo, int
     *hi = b;
 }
 
+/* Copy and zero-fill loops for short pieces (see the top of the file). */
+static inline void fill_zero(float *d, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) d[i] = 0.0f;
+}
+
+static inline void copy(float *restrict d, const float *restrict s, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) d[i] = s[i];
+}
+
+/* Row (c, kh, kw) of col for output rows [oh0, oh1) of one image: dst (rows*OW) from the input
+ * plane (H, W). Stride 1 with OW == W is one shifted copy of the plane plus zeroed borders. */
+static void im2col_segment(float *dst, const float *plane, int H, int W, int kh, int kw,
+                           int stride, int pad, int OH, int OW, int oh0, int oh1) {
+    int lo, hi, ra, rb;
+    valid_range(W, OW, kw, stride, pad, &lo, &hi);
+    valid_range(H, OH, kh, stride, pad, &ra, &rb);
+    if (ra < oh0) ra = oh0;
+    if (ra > oh1) ra = oh1;
+    if (rb > oh1) rb = oh1;
+    if (rb < ra) rb = ra;
+    fill_zero(dst, (size_t)(ra - oh0) * OW);
+    fill_zero(dst + (size_t)(rb - oh0) * OW, (size_t)(oh1 - rb) * OW);
+    float *d = dst + (size_t)(ra - oh0) * OW;
+    if (stride == 1 && OW == W) {
+        /* Elements that wrap around a row edge land in the columns zeroed below. */
+        const long off = (long)(ra - pad + kh) * W + (kw - pad), L = (long)(rb - ra) * W;
+        const long HW = (long)H * W;
+        const long s0 = off < 0 ? -off : 0, s1 = L < HW - off ? L : HW - off;
+        if (s1 > s0) copy(d + s0, plane + off + s0, (size_t)(s1 - s0));
+        for (int oh = ra; oh < rb; oh++, d += OW) {
+            for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
+            for (int ow = hi; ow < OW; ow++) d[ow] = 0.0f;
+        }
+        return;
+    }
+    for (int oh = ra; oh < rb; oh++, d += OW) {
+        const float *s = plane + (size_t)(oh * stride - pad + kh) * W - pad + kw;
+        for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
+        if (stride == 1) {
+#pragma omp simd
+            for (int ow = lo; ow < hi; ow++) d[ow] = s[ow];
+        } else if (stride == 2) {
+#pragma omp simd
+            for (int ow = lo; ow < hi; ow++) d[ow] = s[2 * ow];
+        } else {
+            for (int ow = lo; ow < hi; ow++) d[ow] = s[ow * stride];
+        }
+        for (int ow = hi; ow < OW; ow++) d[ow] = 0.0f;
+    }
+}
+
 /* Columns of output rows [q0, q1) (q = image*OH + oh) of col (C*K*K, N) from inp (nb, C, H, W).
  * Row r of col is tap (c, kh, kw); column q*OW + ow is output pixel (image, oh, ow). */
 static void im2col_rows(float *col, size_t N, const float *inp, int C, int H, int W, int K,
                         int stride, int pad, int OH, int OW, int q0, int q1) {
-    const int R = C * K * K;
-    for (int r = 0; r < R; r++) {
-        const int c = r / (K * K), kh = (r / K) % K, kw = r % K;
-        int lo, hi;
-        valid_range(W, OW, kw, stride, pad, &lo, &hi);
-        float *dst = col + (size_t)r * N + (size_t)q0 * OW;
-        for (int q = q0; q < q1; q++, dst += OW) {
-            const int b = q / OH, oh = q % OH, ih = oh * stride - pad + kh;
-            if (ih < 0 || ih >= H) {
-                memset(dst, 0, sizeof(float) * OW);
-                continue;
-            }
-            const float *s = inp + (((size_t)b * C + c) * H + ih) * W - pad + kw;
-            for (int ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
-            if (stride == 1) {
-#pragma omp simd
-                for (int ow = lo; ow < hi; ow++) dst[ow] = s[ow];
-            } else if (stride == 2) {
-#pragma omp simd
-                for (int ow = lo; ow < hi; ow++) dst[ow] = s[2 * ow];
-            } else {
-                for (int ow = lo; ow < hi; ow++) dst[ow] = s[ow * stride];
-            }
-            for (int ow = hi; ow < OW; ow++) dst[ow] = 0.0f;
+    const int KK = K * K, R = C * KK;
+    for (int q = q0; q < q1;) {
+        const int b = q / OH, oh0 = q % OH;
+        const int oh1 = q1 - q < OH - oh0 ? oh0 + (q1 - q) : OH;
+        for (int r = 0; r < R; r++) {
+            const int c = r / KK, kh = (r / K) % K, kw = r % K;
+            im2col_segment(col + (size_t)r * N + (size_t)q * OW,
+                           inp + ((size_t)b * C + c) * H * W, H, W, kh, kw, stride, pad, OH, OW,
+                           oh0, oh1);
         }
+        q += oh1 - oh0;
     }
 }
 
@@ -384,7 +452,8 @@ static void conv1x1_backward(float *dinp, float *dw, const float *dout, const fl
         for (int q = q0; dinp && q < q1;) {
             const int b = q / HW, p = q % HW, n = (q1 - q < HW - p) ? q1 - q : HW - p;
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, n, OC, 1.0f, w, C,
-                        dout + (size_t)b * OC * HW + p, HW, 1.0f, dinp + (size_t)b * C * HW + p, HW);
+                        dout + (size_t)b * OC * HW + p, HW, 1.0f, dinp + (size_t)b * C * HW + p,
+                        HW);
             q += n;
         }
     }
@@ -411,6 +480,10 @@ void drl_conv2d_forward(float *out, const float *inp, const float *w, const floa
                         int B, int C, int H, int W, int OC, int K, int stride, int pad) {
     const conv_plan p = plan_make(B, C, H, W, OC, K, stride, pad);
     if (B <= 0 || p.OH <= 0 || p.OW <= 0 || OC <= 0) return;
+    if (C <= 0) { /* no inputs: the bias alone */
+        for (size_t i = 0; i < (size_t)B * OC * p.OHW; i++) out[i] = b ? b[(i / p.OHW) % OC] : 0.0f;
+        return;
+    }
     const int nt = blas_serial_begin();
     if (is_pointwise(K, stride, pad))
         conv1x1_forward(out, inp, w, b, B, C, (int)p.OHW, OC);
@@ -425,6 +498,7 @@ void drl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, c
     const conv_plan p = plan_make(B, C, H, W, OC, K, stride, pad);
     if (B <= 0 || p.OH <= 0 || p.OW <= 0 || OC <= 0) return;
     if (db) bias_grad(db, dout, B, OC, p.OHW);
+    if (C <= 0) return;
     const int nt = blas_serial_begin();
     if (is_pointwise(K, stride, pad))
         conv1x1_backward(dinp, dw, dout, inp, w, B, C, (int)p.OHW, OC);
@@ -445,7 +519,7 @@ void drl_upsample2x_forward(float *out, const float *inp, int B, int C, int H, i
         for (int h = 0; h < H; h++) {
             float *r0 = d + (size_t)(2 * h) * W2, *r1 = r0 + W2;
             for (int x = 0; x < W; x++) r0[2 * x] = r0[2 * x + 1] = s[(size_t)h * W + x];
-            memcpy(r1, r0, sizeof(float) * W2);
+            copy(r1, r0, (size_t)W2);
         }
     }
 }

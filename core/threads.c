@@ -12,9 +12,12 @@ int drl_threads_cores(void) {
     return n > 0 ? (int)n : 1;
 }
 
+/* OpenBLAS stays single-threaded: its pthreads spin for ~0.1 s after each multi-threaded call
+ * and then fight the OpenMP team for the cores (measured: conv at 20-45% of sgemm speed with 2
+ * threads). drl's ops split their GEMMs across the OpenMP team themselves (conv.c, linear.c). */
 void drl_threads_set(int n) {
     if (n <= 0) n = drl_threads_cores();
-    openblas_set_num_threads(n);
+    openblas_set_num_threads(1);
     omp_set_num_threads(n);
 }
 

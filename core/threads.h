@@ -6,7 +6,8 @@
 #ifndef DRL_THREADS_H
 #define DRL_THREADS_H
 
-/* Sets the thread count for OpenBLAS and OpenMP; n <= 0 means "number of online cores". */
+/* Sets the thread count of drl's OpenMP team (OpenBLAS itself is kept single-threaded and the
+ * ops split GEMMs across the team); n <= 0 means "number of online cores". */
 void drl_threads_set(int n);
 int drl_threads_get(void);
 /* Number of online cores. */

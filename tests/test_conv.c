@@ -26,6 +26,7 @@ static const cshape SHAPES[] = {
     {2, 4, 10, 10, 6, 3, 2, 1},  {2, 3, 11, 11, 4, 4, 3, 2},  {1, 2, 5, 5, 3, 1, 1, 1},
     {2, 2, 4, 4, 3, 3, 1, 3},    {3, 1, 28, 28, 8, 3, 1, 1},  {1, 32, 14, 14, 16, 3, 1, 1},
     {3, 16, 13, 13, 32, 3, 2, 1}, {3, 64, 7, 7, 32, 1, 1, 0}, {2, 1, 9, 7, 1, 3, 1, 1},
+    {3, 8, 2, 20, 16, 5, 1, 2},
 };
 #define NSHAPES (sizeof SHAPES / sizeof SHAPES[0])
 
@@ -150,7 +151,7 @@ END_TEST
 /* Several batch chunks (B above the chunk size) for a model-sized layer, and B = 1. */
 START_TEST(test_conv_chunks_reference) {
     const cshape big[] = {{11, 32, 28, 28, 32, 3, 1, 1}, {1, 32, 28, 28, 64, 3, 2, 1},
-                          {37, 64, 7, 7, 128, 3, 1, 1}};
+                          {50, 32, 14, 14, 64, 3, 2, 1}, {37, 64, 7, 7, 128, 3, 1, 1}};
     for (size_t k = 0; k < sizeof big / sizeof big[0]; k++) {
         conv_case c = case_make(&big[k], 200 + k);
         float *want = zeros(c.no), *dout = zeros(c.no);
@@ -283,7 +284,8 @@ END_TEST
 START_TEST(test_conv_threads_identical) {
     const cshape sh[] = {{5, 32, 28, 28, 32, 3, 1, 1}, {9, 32, 28, 28, 64, 3, 2, 1},
                          {6, 64, 14, 14, 64, 1, 1, 0}, {1, 64, 7, 7, 128, 3, 1, 1},
-                         {40, 128, 7, 7, 128, 3, 1, 1}, {3, 5, 9, 9, 7, 3, 1, 1}};
+                         {40, 128, 7, 7, 128, 3, 1, 1}, {3, 5, 9, 9, 7, 3, 1, 1},
+                         {3, 8, 2, 20, 16, 5, 1, 2}};
     for (size_t k = 0; k < sizeof sh / sizeof sh[0]; k++) {
         conv_case c = case_make(&sh[k], 900 + k);
         drl_rng r;
@@ -321,6 +323,15 @@ START_TEST(test_conv_work_size) {
     ck_assert_int_eq(drl_conv2d_out_size(28, 3, 2, 1), 14);
     ck_assert_int_eq(drl_conv2d_out_size(7, 3, 1, 1), 7);
     ck_assert_int_eq(drl_conv2d_out_size(11, 4, 3, 2), 4);
+    ck_assert_int_eq(drl_conv2d_out_size(1, 3, 1, 1), 1);
+    /* the kernel does not fit: no output, and the ops leave everything alone */
+    ck_assert_int_eq(drl_conv2d_out_size(2, 3, 2, 0), 0);
+    ck_assert_int_eq(drl_conv2d_out_size(5, 3, 0, 1), 0);
+    float x[4] = {1, 2, 3, 4}, w[9] = {0}, g[4] = {0}, gw[9] = {0};
+    ck_assert_uint_eq(drl_conv2d_work_size(1, 1, 2, 2, 1, 3, 2, 0), 0);
+    drl_conv2d_forward(NULL, x, w, NULL, NULL, 1, 1, 2, 2, 1, 3, 2, 0);
+    drl_conv2d_backward(g, gw, NULL, NULL, x, w, NULL, 1, 1, 2, 2, 1, 3, 2, 0);
+    for (int i = 0; i < 4; i++) ck_assert(g[i] == 0.0f);
 }
 END_TEST
 

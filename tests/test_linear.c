@@ -42,14 +42,16 @@ static void ref_linear(const float *inp, const float *w, const float *b, int B, 
     for (int i = 0; i < B; i++)
         for (int o = 0; o < OC; o++) {
             double acc = b ? b[o] : 0.0;
-            for (int c = 0; c < C; c++) acc += (double)inp[(size_t)i * C + c] * w[(size_t)o * C + c];
+            for (int c = 0; c < C; c++)
+                acc += (double)inp[(size_t)i * C + c] * w[(size_t)o * C + c];
             if (out) out[(size_t)i * OC + o] = (float)acc;
         }
     if (!dout) return;
     for (int i = 0; i < B; i++)
         for (int c = 0; c < C; c++) {
             double acc = 0.0;
-            for (int o = 0; o < OC; o++) acc += (double)dout[(size_t)i * OC + o] * w[(size_t)o * C + c];
+            for (int o = 0; o < OC; o++)
+                acc += (double)dout[(size_t)i * OC + o] * w[(size_t)o * C + c];
             dinp[(size_t)i * C + c] = (float)acc;
         }
     for (int o = 0; o < OC; o++) {
@@ -58,7 +60,8 @@ static void ref_linear(const float *inp, const float *w, const float *b, int B, 
         db[o] = (float)sb;
         for (int c = 0; c < C; c++) {
             double acc = 0.0;
-            for (int i = 0; i < B; i++) acc += (double)dout[(size_t)i * OC + o] * inp[(size_t)i * C + c];
+            for (int i = 0; i < B; i++)
+                acc += (double)dout[(size_t)i * OC + o] * inp[(size_t)i * C + c];
             dw[(size_t)o * C + c] = (float)acc;
         }
     }
@@ -107,7 +110,8 @@ START_TEST(test_linear_gradcheck) {
         float *gi = zeros(ni), *gw = zeros(nw), *gb = zeros((size_t)OC);
         float *ni_ = zeros(ni), *nw_ = zeros(nw), *nb_ = zeros((size_t)OC);
         drl_linear_backward(gi, gw, gb, Rp, x, w, B, C, OC);
-        struct { float *x, *num; size_t n; } vars[3] = {{x, ni_, ni}, {w, nw_, nw}, {b, nb_, (size_t)OC}};
+        struct { float *x, *num; size_t n; } vars[3] = {
+            {x, ni_, ni}, {w, nw_, nw}, {b, nb_, (size_t)OC}};
         for (int v = 0; v < 3; v++)
             for (size_t i = 0; i < vars[v].n; i++) {
                 const float x0 = vars[v].x[i];
