@@ -38,6 +38,8 @@ static const char *usage_text =
     "  --variational        VDRL: probabilistic encoder with KL regulariser (set --lambda-z)\n"
     "  --reg none|l1|kl     latent regulariser, weight --lambda-z L\n"
     "  --channels A,B,C     encoder and U-Net channels per resolution (default 32,64,128)\n"
+    "  --autoencoder        the baseline: same encoder, trained to reconstruct x0 through a\n"
+    "                       small decoder instead of denoising\n"
     "  --init-from MODEL    fine-tune from an existing model file\n"
     "optimisation:\n"
     "  --steps N  --batch B  --lr LR  --warmup N  --clip C  --ema DECAY  --seed S\n"
@@ -124,6 +126,7 @@ int drl_cli_train(int argc, char **argv) {
             else if (!strcmp(v, "sigma_uniform")) cfg.model.tdist = DRL_TDIST_SIGMA_UNIFORM;
             else { fprintf(stderr, "drl train: --tdist must be uniform or sigma_uniform\n"); return DRL_EXIT_USAGE; }
         } else if (!strcmp(a, "--time-cond")) cfg.model.time_cond = 1;
+        else if (!strcmp(a, "--autoencoder")) cfg.model.mode = DRL_MODE_AE;
         else if (!strcmp(a, "--variational")) { cfg.model.variational = 1; cfg.model.reg = DRL_REG_KL; }
         else if (!strcmp(a, "--reg")) {
             NEED();

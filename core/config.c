@@ -65,6 +65,8 @@ int drl_config_validate(drl_err *err, const drl_config *c) {
     if (!(c->t_min >= c->t_eps && c->t_max <= 1.0f && c->t_min <= c->t_max))
         return drl_errf(err, DRL_EINVAL, "config: t range [%g, %g] must lie in [t_eps, 1] with t_min <= t_max", c->t_min, c->t_max);
     if (!(c->lambda_z >= 0.0f) || !isfinite(c->lambda_z)) return drl_errf(err, DRL_EINVAL, "config: lambda_z must be >= 0");
+    if (c->mode == DRL_MODE_AE && c->time_cond)
+        return drl_errf(err, DRL_EINVAL, "config: the autoencoder baseline has no time: time_cond needs mode \"drl\"");
     if (c->reg == DRL_REG_KL && !c->variational)
         return drl_errf(err, DRL_EINVAL, "config: reg \"kl\" needs a variational encoder");
     return 0;

@@ -303,6 +303,30 @@ static void gemm_rows(float *dst, const float *A, const float *col, float *tmp, 
     }
 }
 
+/* Part t of T of [0, n) in whole blocks of 8 rows (the GEMM kernel's row block) where possible. */
+static void split_rows(int n, int t, int T, int *lo, int *hi) {
+    const int blocks = (n + 7) / 8;
+    split(blocks, t, T, lo, hi);
+    *lo = *lo * 8 < n ? *lo * 8 : n;
+    *hi = *hi * 8 < n ? *hi * 8 : n;
+}
+
+/* Output channels [m0, m1) of one image: dst (M, G) = A (M, Rk) · col (Rk, G) + bias. */
+static void gemm_channels(float *dst, const float *A, const float *col, const float *bias, int Rk,
+                          int G, int m0, int m1) {
+    if (m1 <= m0) return;
+    if (bias) {
+        for (int m = m0; m < m1; m++) {
+            float *d = dst + (size_t)m * G;
+            const float bv = bias[m];
+#pragma omp simd
+            for (int i = 0; i < G; i++) d[i] = bv;
+        }
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m1 - m0, G, Rk, 1.0f,
+                A + (size_t)m0 * Rk, Rk, col, G, bias ? 1.0f : 0.0f, dst + (size_t)m0 * G, G);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* General convolution                                                                        */
 
@@ -310,6 +334,10 @@ static void conv_forward(const conv_plan *p, float *out, const float *inp, const
                          const float *b, float *work) {
     const int C = p->C, OC = p->OC, R = p->R, OH = p->OH, OW = p->OW;
     const int T = team_size((double)p->B * p->OHW * OC * R);
+    /* One image per chunk whose rows would give each thread fewer pixels than taps (small
+     * images, batch 1): split the GEMM by output channels instead, so that each thread packs
+     * only its share of the filters and multiplies them with the whole image. */
+    const int by_channels = T > 1 && p->Bc == 1 && p->OHW / (size_t)T < (size_t)R && OC >= 8 * T;
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -321,7 +349,15 @@ static void conv_forward(const conv_plan *p, float *out, const float *inp, const
             split(nb * OH, t, nt, &q0, &q1);
             im2col_rows(col, N, inp + (size_t)b0 * C * p->HW, C, p->H, p->W, p->K, p->stride,
                         p->pad, OH, OW, q0, q1);
-            gemm_rows(out + (size_t)b0 * OC * p->OHW, w, col, tmp, N, b, 0, OC, R, OH, OW, q0, q1);
+            if (by_channels) {
+#pragma omp barrier
+                int m0, m1;
+                split_rows(OC, t, nt, &m0, &m1);
+                gemm_channels(out + (size_t)b0 * OC * p->OHW, w, col, b, R, (int)p->OHW, m0, m1);
+            } else {
+                gemm_rows(out + (size_t)b0 * OC * p->OHW, w, col, tmp, N, b, 0, OC, R, OH, OW, q0,
+                          q1);
+            }
 #pragma omp barrier
         }
     }

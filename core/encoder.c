@@ -108,8 +108,8 @@ void drl_encoder_forward(const drl_encoder *e, drl_encoder_acts *a, const float 
     drl_resblock_forward(&e->rb[1], &a->rb[1], P, a->d1, scond, work, B, train, rng);
     drl_conv2d_forward(a->d2, a->rb[1].out, P + e->down_w[1], P + e->down_b[1], work, B, c2, H / 2, W / 2, c3, 3, 2, 1);
     drl_resblock_forward(&e->rb[2], &a->rb[2], P, a->d2, scond, work, B, train, rng);
-    drl_groupnorm_forward(a->gn, a->mean, a->rstd, a->rb[2].out, P + e->gn_g, P + e->gn_b, B, c3, HW3, e->G);
-    drl_silu_forward(a->a, a->gn, (size_t)B * c3 * HW3);
+    drl_groupnorm_silu_forward(a->gn, a->a, a->mean, a->rstd, a->rb[2].out, P + e->gn_g, P + e->gn_b, B,
+                               c3, HW3, e->G);
     drl_avgpool_forward(a->pool, a->a, B, c3, HW3);
     drl_linear_forward(a->out, a->pool, P + e->out_w, P + e->out_b, B, c3, e->D);
 }
@@ -124,7 +124,6 @@ void drl_encoder_backward(const drl_encoder *e, drl_encoder_acts *a, const float
     if (dscond) memset(dscond, 0, (size_t)B * e->E * sizeof(float));
     memset(a->g_pool, 0, (size_t)B * c3 * sizeof(float));
     memset(a->g_a, 0, n2 * sizeof(float));
-    memset(a->g_gn, 0, n2 * sizeof(float));
     memset(a->g_r3, 0, n2 * sizeof(float));
     memset(a->g_d2, 0, n2 * sizeof(float));
     memset(a->g_r2, 0, n1 * sizeof(float));
@@ -134,9 +133,8 @@ void drl_encoder_backward(const drl_encoder *e, drl_encoder_acts *a, const float
 
     drl_linear_backward(a->g_pool, G + e->out_w, G + e->out_b, dout, a->pool, P + e->out_w, B, c3, e->D);
     drl_avgpool_backward(a->g_a, a->g_pool, B, c3, HW3);
-    drl_silu_backward(a->g_gn, a->g_a, a->gn, n2);
-    drl_groupnorm_backward(a->g_r3, G + e->gn_g, G + e->gn_b, a->g_gn, a->rb[2].out, a->mean, a->rstd,
-                           P + e->gn_g, B, c3, HW3, e->G);
+    drl_groupnorm_silu_backward(a->g_r3, G + e->gn_g, G + e->gn_b, a->g_gn, a->g_a, a->gn, a->rb[2].out,
+                                a->mean, a->rstd, P + e->gn_g, B, c3, HW3, e->G);
     drl_resblock_backward(&e->rb[2], &a->rb[2], P, G, a->d2, scond, a->g_r3, a->g_d2, dscond, work, B);
     drl_conv2d_backward(a->g_r2, G + e->down_w[1], G + e->down_b[1], a->g_d2, a->rb[1].out,
                         P + e->down_w[1], work, B, c2, H / 2, W / 2, c3, 3, 2, 1);

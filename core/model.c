@@ -19,7 +19,8 @@ int drl_model_create(drl_err *err, const drl_config *cfg, uint64_t seed, drl_mod
     m->cfg = *cfg;
     drl_params_init(&m->params);
     drl_encoder_declare(&m->enc, &m->params, cfg);
-    drl_unet_declare(&m->unet, &m->params, cfg);
+    if (cfg->mode == DRL_MODE_AE) drl_decoder_declare(&m->dec, &m->params, cfg);
+    else drl_unet_declare(&m->unet, &m->params, cfg);
     rc = drl_params_alloc(err, &m->params);
     if (rc) {
         drl_model_free(m);
@@ -132,8 +133,14 @@ static void acts_layout(const drl_model *m, drl_model_acts *a, drl_arena *ar, in
     const drl_config *c = &m->cfg;
     size_t img = (size_t)B * c->C * c->H * c->W, d = (size_t)B * c->latent_dim;
     drl_encoder_layout(&m->enc, &a->enc, ar, B, grad);
-    drl_unet_layout(&m->unet, &a->unet, ar, B, grad);
-    size_t w = drl_encoder_work_size(&m->enc, B), wu = drl_unet_work_size(&m->unet, B);
+    size_t w = drl_encoder_work_size(&m->enc, B), wu;
+    if (c->mode == DRL_MODE_AE) {
+        drl_decoder_layout(&m->dec, &a->dec, ar, B, grad);
+        wu = drl_decoder_work_size(&m->dec, B);
+    } else {
+        drl_unet_layout(&m->unet, &a->unet, ar, B, grad);
+        wu = drl_unet_work_size(&m->unet, B);
+    }
     a->work = drl_arena_take(ar, w > wu ? w : wu);
     a->xt = drl_arena_take(ar, img);
     a->tin_enc = drl_arena_take(ar, (size_t)B);
@@ -243,14 +250,23 @@ drl_loss_parts drl_model_loss(drl_model *m, drl_model_acts *a, const float *P, c
         }
     }
     parts.reg = c->lambda_z * reg / B;
-    /* score */
-    drl_unet_forward(&m->unet, &a->unet, P, a->xt, a->tin, a->z, a->work, B, train, rng);
-    parts.dsm = drl_wsq_loss(backward ? a->dh : NULL, a->unet.out, a->target, NULL, B, (int)n);
+    if (c->mode == DRL_MODE_AE) {
+        /* reconstruction */
+        drl_decoder_forward(&m->dec, &a->dec, P, a->z, a->work, B);
+        parts.dsm = drl_wsq_loss(backward ? a->dh : NULL, a->dec.out, x0, NULL, B, (int)n);
+    } else {
+        /* score */
+        drl_unet_forward(&m->unet, &a->unet, P, a->xt, a->tin, a->z, a->work, B, train, rng);
+        parts.dsm = drl_wsq_loss(backward ? a->dh : NULL, a->unet.out, a->target, NULL, B, (int)n);
+    }
     parts.total = parts.dsm + parts.reg;
     if (!backward) return parts;
 
     memset(a->dz, 0, (size_t)B * d * sizeof(float));
-    drl_unet_backward(&m->unet, &a->unet, P, G, a->xt, a->z, a->dh, a->dz, a->work, B);
+    if (c->mode == DRL_MODE_AE)
+        drl_decoder_backward(&m->dec, &a->dec, P, G, a->z, a->dh, a->dz, a->work, B);
+    else
+        drl_unet_backward(&m->unet, &a->unet, P, G, a->xt, a->z, a->dh, a->dz, a->work, B);
     /* back through the reparameterisation and the regulariser to the encoder output */
     float lz = c->lambda_z / (float)B;
     for (int b = 0; b < B; b++) {

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "decoder.h"
 #include "encoder.h"
 #include "err.h"
 #include "params.h"
@@ -26,7 +27,8 @@ typedef struct {
     drl_config cfg;
     drl_params params;
     drl_encoder enc;
-    drl_unet unet;
+    drl_unet unet;       /* score model (DRL_MODE_DRL only) */
+    drl_decoder dec;     /* decoder (DRL_MODE_AE only: the autoencoder baseline) */
 } drl_model;
 
 /* Builds the networks for cfg and initialises weights from seed. */
@@ -46,6 +48,7 @@ typedef struct {
     float *mem;
     drl_encoder_acts enc;
     drl_unet_acts unet;
+    drl_decoder_acts dec;
     float *work;          /* conv scratch shared by both networks */
     float *xt;            /* (B, C, H, W) noisy input */
     float *tin_enc;       /* (B) noise inputs for the encoder */
@@ -67,7 +70,7 @@ void drl_model_encode(const drl_model *m, drl_model_acts *a, const float *P, con
 
 /* Parts of one loss evaluation. */
 typedef struct {
-    double dsm;  /* score-matching term */
+    double dsm;  /* score-matching term (reconstruction term for the autoencoder baseline) */
     double reg;  /* λ_z · R(z) */
     double total;
 } drl_loss_parts;
@@ -80,7 +83,8 @@ drl_loss_parts drl_model_loss(drl_model *m, drl_model_acts *a, const float *P, c
                               const float *t, const float *eps, const float *eps_z, int B,
                               int backward, int train, drl_rng *rng);
 
-/* Score-net output h(x_t, t, z) for sampling (B, C, H, W) into out; the score is h / s(t). */
+/* Score-net output h(x_t, t, z) for sampling (B, C, H, W) into out; the score is h / s(t).
+ * DRL models only (an autoencoder-baseline model has no score network). */
 void drl_model_score(const drl_model *m, drl_model_acts *a, const float *P, const float *xt,
                      const float *t, const float *z, float *out, int B);
 

@@ -15,11 +15,17 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "fastmath.h"
+
 /* Below this many floats of work an OpenMP loop runs on the calling thread only. */
 #define PAR_MIN 16384
 
-void drl_groupnorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                           const float *gamma, const float *beta, int B, int C, int HW, int G) {
+/* SiLU and its derivative written as in act.c, so the fused ops give the same bits. */
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + drl_expf(-x)); }
+
+/* Forward of GroupNorm; act (may be NULL) additionally receives SiLU of the output. */
+static void gn_forward(float *out, float *act, float *mean, float *rstd, const float *inp,
+                       const float *gamma, const float *beta, int B, int C, int HW, int G) {
     if (B <= 0 || C <= 0 || HW <= 0 || G <= 0) return;
     const int Cg = C / G;
     const size_t N = (size_t)Cg * HW; /* floats per group */
@@ -46,25 +52,50 @@ void drl_groupnorm_forward(float *out, float *mean, float *rstd, const float *in
             const float *xc = x + (size_t)c * HW;
             float *yc = y + (size_t)c * HW;
             for (int p = 0; p < HW; p++) yc[p] = (xc[p] - m) * r * gam + bet;
+            if (act) {
+                float *ac = act + (size_t)bg * N + (size_t)c * HW;
+                for (int p = 0; p < HW; p++) ac[p] = yc[p] * sigmoidf(yc[p]);
+            }
         }
     }
 }
 
-void drl_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                            const float *inp, const float *mean, const float *rstd,
-                            const float *gamma, int B, int C, int HW, int G) {
+void drl_groupnorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                           const float *gamma, const float *beta, int B, int C, int HW, int G) {
+    gn_forward(out, NULL, mean, rstd, inp, gamma, beta, B, C, HW, G);
+}
+
+void drl_groupnorm_silu_forward(float *out, float *act, float *mean, float *rstd, const float *inp,
+                                const float *gamma, const float *beta, int B, int C, int HW, int G) {
+    gn_forward(out, act, mean, rstd, inp, gamma, beta, B, C, HW, G);
+}
+
+/* GroupNorm backward from dout; when dact is given, dout is first written, per group, as
+ * dact · SiLU'(y) (y the saved GroupNorm output) by the thread that then reads it. */
+static void gn_backward(float *dinp, float *dgamma, float *dbeta, float *dout_w, const float *dact,
+                        const float *y, const float *dout, const float *inp, const float *mean,
+                        const float *rstd, const float *gamma, int B, int C, int HW, int G) {
     if (B <= 0 || C <= 0 || HW <= 0 || G <= 0) return;
     const int Cg = C / G;
     const size_t N = (size_t)Cg * HW;
     const int par = (size_t)B * C * HW >= PAR_MIN;
 
-    if (dinp) {
+    if (dinp || dact) {
 #pragma omp parallel for schedule(static) if (par)
         for (long bg = 0; bg < (long)B * G; bg++) {
             const int g = (int)(bg % G);
             const float m = mean[bg], r = rstd[bg];
             const float *x = inp + (size_t)bg * N;
             const float *dy = dout + (size_t)bg * N;
+            if (dact) { /* d/dx x·s(x) = s·(1 + x·(1 - s)), as in act.c */
+                const float *da = dact + (size_t)bg * N, *yy = y + (size_t)bg * N;
+                float *dw = dout_w + (size_t)bg * N;
+                for (size_t i = 0; i < N; i++) {
+                    const float v = yy[i], s = sigmoidf(v);
+                    dw[i] = da[i] * s * (1.0f + v * (1.0f - s));
+                }
+            }
+            if (!dinp) continue;
             float *dx = dinp + (size_t)bg * N;
             double sdy = 0.0, sdyx = 0.0;
             for (int c = 0; c < Cg; c++) {
@@ -106,4 +137,17 @@ void drl_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const floa
             if (dbeta) dbeta[c] += (float)sb;
         }
     }
+}
+
+void drl_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                            const float *inp, const float *mean, const float *rstd,
+                            const float *gamma, int B, int C, int HW, int G) {
+    gn_backward(dinp, dgamma, dbeta, NULL, NULL, NULL, dout, inp, mean, rstd, gamma, B, C, HW, G);
+}
+
+void drl_groupnorm_silu_backward(float *dinp, float *dgamma, float *dbeta, float *dout,
+                                 const float *dact, const float *out, const float *inp,
+                                 const float *mean, const float *rstd, const float *gamma, int B,
+                                 int C, int HW, int G) {
+    gn_backward(dinp, dgamma, dbeta, dout, dact, out, dout, inp, mean, rstd, gamma, B, C, HW, G);
 }

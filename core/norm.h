@@ -13,4 +13,16 @@ void drl_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const floa
                             const float *inp, const float *mean, const float *rstd,
                             const float *gamma, int B, int C, int HW, int G);
 
+/* GroupNorm followed by SiLU in one pass: out as drl_groupnorm_forward, act = SiLU(out) (the
+ * same values as drl_silu_forward(act, out)). */
+void drl_groupnorm_silu_forward(float *out, float *act, float *mean, float *rstd, const float *inp,
+                                const float *gamma, const float *beta, int B, int C, int HW, int G);
+/* Backward of act = SiLU(GroupNorm(inp)) given dact and the saved GroupNorm output out: writes
+ * (does not accumulate) dout (B, C, HW) = dact · SiLU'(out), the gradient at the GroupNorm
+ * output, then accumulates dinp, dgamma, dbeta exactly as drl_groupnorm_backward from dout. */
+void drl_groupnorm_silu_backward(float *dinp, float *dgamma, float *dbeta, float *dout,
+                                 const float *dact, const float *out, const float *inp,
+                                 const float *mean, const float *rstd, const float *gamma, int B,
+                                 int C, int HW, int G);
+
 #endif

@@ -87,17 +87,17 @@ void drl_resblock_forward(const drl_resblock *rb, drl_resblock_acts *a, const fl
                           const float *x, const float *scond, float *work, int B, int train,
                           drl_rng *rng) {
     int Cin = rb->Cin, Cout = rb->Cout, H = rb->H, W = rb->W, HW = H * W, G = rb->G;
-    size_t nin = (size_t)B * Cin * HW, nout = (size_t)B * Cout * HW;
+    size_t nout = (size_t)B * Cout * HW;
 
-    drl_groupnorm_forward(a->gn1, a->mean1, a->rstd1, x, P + rb->gn1_g, P + rb->gn1_b, B, Cin, HW, G);
-    drl_silu_forward(a->a1, a->gn1, nin);
+    drl_groupnorm_silu_forward(a->gn1, a->a1, a->mean1, a->rstd1, x, P + rb->gn1_g, P + rb->gn1_b, B,
+                               Cin, HW, G);
     drl_conv2d_forward(a->h1, a->a1, P + rb->conv1_w, P + rb->conv1_b, work, B, Cin, H, W, Cout, 3, 1, 1);
     if (rb->cond_dim > 0) {
         drl_linear_forward(a->cb, scond, P + rb->dense_w, P + rb->dense_b, B, rb->cond_dim, Cout);
         drl_bias_bcast_forward(a->h1, a->cb, B, Cout, HW);
     }
-    drl_groupnorm_forward(a->gn2, a->mean2, a->rstd2, a->h1, P + rb->gn2_g, P + rb->gn2_b, B, Cout, HW, G);
-    drl_silu_forward(a->a2, a->gn2, nout);
+    drl_groupnorm_silu_forward(a->gn2, a->a2, a->mean2, a->rstd2, a->h1, P + rb->gn2_g, P + rb->gn2_b,
+                               B, Cout, HW, G);
     if (a->mask) drl_dropout_forward(a->a2, a->mask, a->a2, nout, train ? rb->dropout : 0.0f, rng);
     drl_conv2d_forward(a->out, a->a2, P + rb->conv2_w, P + rb->conv2_b, work, B, Cout, H, W, Cout, 3, 1, 1);
     if (Cin != Cout) {
@@ -132,11 +132,9 @@ void drl_resblock_backward(const drl_resblock *rb, drl_resblock_acts *a, const f
         drl_dropout_backward(a->da2, a->dh2, a->mask, nout);
         dsilu_out = a->da2;
     }
-    memset(a->dgn2, 0, nout * sizeof(float));
-    drl_silu_backward(a->dgn2, dsilu_out, a->gn2, nout);
     memset(a->dh1, 0, nout * sizeof(float));
-    drl_groupnorm_backward(a->dh1, G + rb->gn2_g, G + rb->gn2_b, a->dgn2, a->h1, a->mean2, a->rstd2,
-                           P + rb->gn2_g, B, Cout, HW, Gn);
+    drl_groupnorm_silu_backward(a->dh1, G + rb->gn2_g, G + rb->gn2_b, a->dgn2, dsilu_out, a->gn2, a->h1,
+                                a->mean2, a->rstd2, P + rb->gn2_g, B, Cout, HW, Gn);
     if (rb->cond_dim > 0) {
         memset(a->dcb, 0, (size_t)B * Cout * sizeof(float));
         drl_bias_bcast_backward(a->dcb, a->dh1, B, Cout, HW);
@@ -146,15 +144,7 @@ void drl_resblock_backward(const drl_resblock *rb, drl_resblock_acts *a, const f
     memset(a->da1, 0, nin * sizeof(float));
     drl_conv2d_backward(a->da1, G + rb->conv1_w, G + rb->conv1_b, a->dh1, a->a1, P + rb->conv1_w, work,
                         B, Cin, H, W, Cout, 3, 1, 1);
-    memset(a->dgn1, 0, nin * sizeof(float));
-    drl_silu_backward(a->dgn1, a->da1, a->gn1, nin);
-    if (dx)
-        drl_groupnorm_backward(dx, G + rb->gn1_g, G + rb->gn1_b, a->dgn1, x, a->mean1, a->rstd1,
-                               P + rb->gn1_g, B, Cin, HW, Gn);
-    else {
-        /* Still need gamma/beta gradients: route dinp into scratch. */
-        memset(a->da1, 0, nin * sizeof(float));
-        drl_groupnorm_backward(a->da1, G + rb->gn1_g, G + rb->gn1_b, a->dgn1, x, a->mean1, a->rstd1,
-                               P + rb->gn1_g, B, Cin, HW, Gn);
-    }
+    /* dx may be NULL: the gamma/beta gradients are still accumulated */
+    drl_groupnorm_silu_backward(dx, G + rb->gn1_g, G + rb->gn1_b, a->dgn1, a->da1, a->gn1, x, a->mean1,
+                                a->rstd1, P + rb->gn1_g, B, Cin, HW, Gn);
 }

@@ -150,8 +150,8 @@ void drl_unet_forward(const drl_unet *u, drl_unet_acts *a, const float *P, const
     drl_concat_forward(a->cat1, a->q1, a->r1.out, B, c1, c1, HW0);
     drl_resblock_forward(&u->u1, &a->u1, P, a->cat1, a->scond, work, B, train, rng);
     /* head */
-    drl_groupnorm_forward(a->gn, a->mean, a->rstd, a->u1.out, P + u->gn_g, P + u->gn_b, B, c1, HW0, u->G);
-    drl_silu_forward(a->a, a->gn, (size_t)B * c1 * HW0);
+    drl_groupnorm_silu_forward(a->gn, a->a, a->mean, a->rstd, a->u1.out, P + u->gn_g, P + u->gn_b, B, c1,
+                               HW0, u->G);
     drl_conv2d_forward(a->out, a->a, P + u->out_w, P + u->out_b, work, B, c1, H, W, C, 3, 1, 1);
 }
 
@@ -184,15 +184,13 @@ void drl_unet_backward(const drl_unet *u, drl_unet_acts *a, const float *P, floa
     ZERO(a->g_q1, s0 * c1);
     ZERO(a->g_cat1, s0 * 2 * c1);
     ZERO(a->g_u1, s0 * c1);
-    ZERO(a->g_gn, s0 * c1);
     ZERO(a->g_a, s0 * c1);
     float *gs = a->g_scond;
 
     /* head */
     drl_conv2d_backward(a->g_a, G + u->out_w, G + u->out_b, dout, a->a, P + u->out_w, work, B, c1, H, W, C, 3, 1, 1);
-    drl_silu_backward(a->g_gn, a->g_a, a->gn, s0 * c1);
-    drl_groupnorm_backward(a->g_u1, G + u->gn_g, G + u->gn_b, a->g_gn, a->u1.out, a->mean, a->rstd,
-                           P + u->gn_g, B, c1, HW0, u->G);
+    drl_groupnorm_silu_backward(a->g_u1, G + u->gn_g, G + u->gn_b, a->g_gn, a->g_a, a->gn, a->u1.out,
+                                a->mean, a->rstd, P + u->gn_g, B, c1, HW0, u->G);
     /* up path */
     drl_resblock_backward(&u->u1, &a->u1, P, G, a->cat1, a->scond, a->g_u1, a->g_cat1, gs, work, B);
     drl_concat_backward(a->g_q1, a->g_r1, a->g_cat1, B, c1, c1, HW0);

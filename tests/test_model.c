@@ -22,10 +22,10 @@
 
 /* ------------------------------------------------------------------------ fixtures */
 
-enum { V_DRL, V_TCOND, V_VP, V_VDRL_KL, V_L1, V_DROPOUT, N_VARIANTS };
+enum { V_DRL, V_TCOND, V_VP, V_VDRL_KL, V_L1, V_DROPOUT, V_AE, N_VARIANTS };
 static const char *const variant_name[N_VARIANTS] = {
     [V_DRL] = "drl", [V_TCOND] = "tcond", [V_VP] = "vp",
-    [V_VDRL_KL] = "vdrl_kl", [V_L1] = "l1", [V_DROPOUT] = "dropout",
+    [V_VDRL_KL] = "vdrl_kl", [V_L1] = "l1", [V_DROPOUT] = "dropout", [V_AE] = "ae",
 };
 
 /* A model small enough that hundreds of loss evaluations take well under a second. */
@@ -45,6 +45,7 @@ static drl_config tiny_config(int variant) {
     case V_VDRL_KL: c.variational = 1, c.reg = DRL_REG_KL, c.lambda_z = 0.5f; break;
     case V_L1: c.reg = DRL_REG_L1, c.lambda_z = 0.3f; break;
     case V_DROPOUT: c.dropout = 0.3f, c.time_cond = 1; break;
+    case V_AE: c.mode = DRL_MODE_AE, c.reg = DRL_REG_L1, c.lambda_z = 0.2f; break;
     default: break;
     }
     return c;
@@ -348,7 +349,7 @@ START_TEST(test_save_load_roundtrip) {
     drl_config c = tiny_config(V_VDRL_KL);
     /* non-default values in every group of fields */
     c.C = 3, c.H = 12, c.W = 8;
-    c.time_cond = 1;
+    c.time_cond = 0; /* the autoencoder baseline (mode below) has no time */
     c.lambda_z = 0.123f;
     c.fourier_scale = 3.3f;
     c.dropout = 0.1f;
