@@ -15,7 +15,8 @@
  * several times. So these ops run OpenBLAS single-threaded (its thread count is set to 1 for the
  * duration of the op and restored afterwards) and split the work themselves in one OpenMP team:
  *   - im2col, gathers and the GEMMs producing out / dinp work on a thread's own contiguous range
- *     of output rows (image, row), so every output column is computed by one thread;
+ *     of output rows (image, row), so every output column is computed by one thread; except that
+ *     a forward chunk of one small image (batch 1) splits its GEMM by output channels instead;
  *   - the dw GEMM is split over its R columns: each dw element is one full dot product;
  *   - col2im is split over channels of dinp.
  * Nothing is accumulated by two threads, and a repeated call gives bit-identical results. With a

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act.h"
 #include "opcheck.h"
 #include "norm.h"
 #include "testutil.h"
@@ -186,6 +187,62 @@ START_TEST(test_backward_accumulates) {
 }
 END_TEST
 
+/* The fused GroupNorm+SiLU ops give the same numbers as the two ops one after the other (the
+ * separate ops are checked against references above and in test_act / the PyTorch parity test),
+ * on a size that takes the OpenMP paths, with and without dinp; dinp / dgamma / dbeta
+ * accumulate and dout is overwritten. */
+START_TEST(test_fused_silu) {
+    const int B = 3, C = 16, HW = 400, G = 4;
+    const size_t n = (size_t)B * C * HW;
+    float *x = malloc(n * sizeof(float)), *da = malloc(n * sizeof(float));
+    float *y1 = malloc(n * sizeof(float)), *a1 = malloc(n * sizeof(float));
+    float *y2 = malloc(n * sizeof(float)), *a2 = malloc(n * sizeof(float));
+    float *dy1 = calloc(n, sizeof(float)), *dy2 = malloc(n * sizeof(float));
+    float *dx1 = calloc(n, sizeof(float)), *dx2 = malloc(n * sizeof(float));
+    float gam[16], bet[16], m1[12], r1[12], m2[12], r2[12];
+    float dg1[16], db1[16], dg2[16], db2[16];
+    uint32_t s = 12345;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = 3.0f * ((float)(s >> 8) / 16777216.0f - 0.5f) + 0.5f;
+        s = s * 1664525u + 1013904223u;
+        da[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
+        dx2[i] = dy2[i] = 7.0f; /* dout is overwritten, dinp accumulates */
+    }
+    for (int c = 0; c < C; c++) {
+        gam[c] = 0.5f + 0.1f * c, bet[c] = 0.2f - 0.05f * c;
+        dg1[c] = db1[c] = 0.0f, dg2[c] = db2[c] = 1.0f;
+    }
+    drl_groupnorm_forward(y1, m1, r1, x, gam, bet, B, C, HW, G);
+    drl_silu_forward(a1, y1, n);
+    drl_groupnorm_silu_forward(y2, a2, m2, r2, x, gam, bet, B, C, HW, G);
+    ck_assert_close(y2, y1, n, 0.0, "fused gn out");
+    ck_assert_close(a2, a1, n, 0.0, "fused silu out");
+    ck_assert_close(m2, m1, 12, 0.0, "fused mean");
+    ck_assert_close(r2, r1, 12, 0.0, "fused rstd");
+
+    drl_silu_backward(dy1, da, y1, n);
+    drl_groupnorm_backward(dx1, dg1, db1, dy1, x, m1, r1, gam, B, C, HW, G);
+    drl_groupnorm_silu_backward(dx2, dg2, db2, dy2, da, y2, x, m2, r2, gam, B, C, HW, G);
+    for (size_t i = 0; i < n; i++) dx2[i] -= 7.0f;
+    for (int c = 0; c < C; c++) dg2[c] -= 1.0f, db2[c] -= 1.0f;
+    ck_assert_close(dy2, dy1, n, 0.0, "fused dout");
+    ck_assert_close(dx2, dx1, n, 1e-6, "fused dinp");
+    ck_assert_close(dg2, dg1, 16, 1e-6, "fused dgamma");
+    ck_assert_close(db2, db1, 16, 1e-6, "fused dbeta");
+
+    /* without dinp: dout and the parameter gradients all the same */
+    for (int c = 0; c < C; c++) dg2[c] = db2[c] = 0.0f;
+    memset(dy2, 0, n * sizeof(float));
+    drl_groupnorm_silu_backward(NULL, dg2, db2, dy2, da, y2, x, m2, r2, gam, B, C, HW, G);
+    ck_assert_close(dy2, dy1, n, 0.0, "fused dout (no dinp)");
+    ck_assert_close(dg2, dg1, 16, 0.0, "fused dgamma (no dinp)");
+    ck_assert_close(db2, db1, 16, 0.0, "fused dbeta (no dinp)");
+    free(x), free(da), free(y1), free(a1), free(y2), free(a2), free(dy1), free(dy2), free(dx1),
+        free(dx2);
+}
+END_TEST
+
 /* Big enough to take the OpenMP paths: 1 and 2 threads give bit-identical results. */
 START_TEST(test_threads_identical) {
     gn_case a, b;
@@ -243,6 +300,7 @@ int main(void) {
     tcase_add_test(tc, test_backward_fd);
     tcase_add_test(tc, test_backward_accumulates);
     tcase_add_test(tc, test_threads_identical);
+    tcase_add_test(tc, test_fused_silu);
     suite_add_tcase(s, tc);
     if (drl_oc_dump_dir()) {
         TCase *tt = tcase_create("torch");
