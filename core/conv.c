@@ -29,6 +29,8 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "threads.h"
+
 /* im2col and the gathers copy short pieces (7..49 floats for 7×7 images), where a call to
  * memset / memcpy costs more than the copy (~10% of a 7×7 convolution): GCC must not turn the
  * copy loops of this file back into such calls. */
@@ -117,29 +119,6 @@ size_t drl_conv2d_work_size(int B, int C, int H, int W, int OC, int K, int strid
     conv_plan p = plan_make(B, C, H, W, OC, K, stride, pad);
     if (p.OH <= 0 || p.OW <= 0) return 0;
     return p.wt_n + (size_t)p.Bc * (p.col_per + p.mat_per);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Threading helpers                                                                          */
-
-/* Sets OpenBLAS to one thread and returns its previous count (see the file comment). */
-static int blas_serial_begin(void) {
-    int n = openblas_get_num_threads();
-    if (n != 1) openblas_set_num_threads(1);
-    return n;
-}
-
-static void blas_serial_end(int n) {
-    if (n != 1) openblas_set_num_threads(n);
-}
-
-/* Team size for an op of `flops` multiply-adds. */
-static int team_size(double flops) { return flops < PAR_MIN_FLOPS ? 1 : omp_get_max_threads(); }
-
-/* Part t of T of [0, n): [*lo, *hi). */
-static void split(int n, int t, int T, int *lo, int *hi) {
-    *lo = (int)((long)n * t / T);
-    *hi = (int)((long)n * (t + 1) / T);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -307,7 +286,7 @@ static void gemm_rows(float *dst, const float *A, const float *col, float *tmp, 
 /* Part t of T of [0, n) in whole blocks of 8 rows (the GEMM kernel's row block) where possible. */
 static void split_rows(int n, int t, int T, int *lo, int *hi) {
     const int blocks = (n + 7) / 8;
-    split(blocks, t, T, lo, hi);
+    drl_threads_split(blocks, t, T, lo, hi);
     *lo = *lo * 8 < n ? *lo * 8 : n;
     *hi = *hi * 8 < n ? *hi * 8 : n;
 }
@@ -334,7 +313,7 @@ static void gemm_channels(float *dst, const float *A, const float *col, const fl
 static void conv_forward(const conv_plan *p, float *out, const float *inp, const float *w,
                          const float *b, float *work) {
     const int C = p->C, OC = p->OC, R = p->R, OH = p->OH, OW = p->OW;
-    const int T = team_size((double)p->B * p->OHW * OC * R);
+    const int T = drl_threads_team((double)p->B * p->OHW * OC * R, PAR_MIN_FLOPS);
     /* One image per chunk whose rows would give each thread fewer pixels than taps (small
      * images, batch 1): split the GEMM by output channels instead, so that each thread packs
      * only its share of the filters and multiplies them with the whole image. */
@@ -347,7 +326,7 @@ static void conv_forward(const conv_plan *p, float *out, const float *inp, const
             const size_t N = (size_t)nb * p->OHW;
             float *col = work + p->wt_n, *tmp = col + (size_t)p->Bc * p->col_per;
             int q0, q1;
-            split(nb * OH, t, nt, &q0, &q1);
+            drl_threads_split(nb * OH, t, nt, &q0, &q1);
             im2col_rows(col, N, inp + (size_t)b0 * C * p->HW, C, p->H, p->W, p->K, p->stride,
                         p->pad, OH, OW, q0, q1);
             if (by_channels) {
@@ -398,14 +377,14 @@ static void conv_backward(const conv_plan *p, float *dinp, float *dw, const floa
                           const float *inp, const float *w, float *work) {
     const int C = p->C, OC = p->OC, R = p->R, K = p->K, OH = p->OH, OW = p->OW;
     const size_t OHW = p->OHW;
-    const int T = team_size(2.0 * p->B * OHW * OC * R);
+    const int T = drl_threads_team(2.0 * p->B * OHW * OC * R, PAR_MIN_FLOPS);
     float *wt = work, *col = work + p->wt_n, *mat = col + (size_t)p->Bc * p->col_per;
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int q0, q1, r0, r1, c0, c1;
-        split(R, t, nt, &r0, &r1);
-        split(C, t, nt, &c0, &c1);
+        drl_threads_split(R, t, nt, &r0, &r1);
+        drl_threads_split(C, t, nt, &c0, &c1);
         if (dinp && p->transposed) {
             flip_filters(wt, w, C, OC, K, c0, c1);
 #pragma omp barrier
@@ -415,7 +394,7 @@ static void conv_backward(const conv_plan *p, float *dinp, float *dw, const floa
             const size_t N = (size_t)nb * OHW;
             const float *g = dout + (size_t)b0 * OC * OHW;
             /* dmat (OC, N) and col (R, N) for this thread's output rows */
-            split(nb * OH, t, nt, &q0, &q1);
+            drl_threads_split(nb * OH, t, nt, &q0, &q1);
             for (int oc = 0; oc < OC; oc++) {
                 for (int q = q0; q < q1; q++) {
                     const float *s = g + ((size_t)(q / OH) * OC + oc) * OHW + (size_t)(q % OH) * OW;
@@ -435,7 +414,7 @@ static void conv_backward(const conv_plan *p, float *dinp, float *dw, const floa
                 float *di = dinp + (size_t)b0 * C * p->HW;
                 if (p->transposed) {
                     const size_t N2 = (size_t)nb * p->HW;
-                    split(nb * p->H, t, nt, &q0, &q1);
+                    drl_threads_split(nb * p->H, t, nt, &q0, &q1);
                     im2col_rows(col, N2, g, OC, OH, OW, K, 1, K - 1 - p->pad, p->H, p->W, q0, q1);
                     gemm_rows(di, wt, col, mat, N2, NULL, 1, C, OC * K * K, p->H, p->W, q0, q1);
                 } else {
@@ -452,11 +431,11 @@ static void conv_backward(const conv_plan *p, float *dinp, float *dw, const floa
 
 static void conv1x1_forward(float *out, const float *inp, const float *w, const float *bias, int B,
                             int C, int HW, int OC) {
-    const int T = team_size((double)B * HW * OC * C);
+    const int T = drl_threads_team((double)B * HW * OC * C, PAR_MIN_FLOPS);
 #pragma omp parallel num_threads(T)
     {
         int q0, q1;
-        split(B * HW, omp_get_thread_num(), omp_get_num_threads(), &q0, &q1);
+        drl_threads_split(B * HW, omp_get_thread_num(), omp_get_num_threads(), &q0, &q1);
         for (int q = q0; q < q1;) {
             const int b = q / HW, p = q % HW, n = (q1 - q < HW - p) ? q1 - q : HW - p;
             float *o = out + (size_t)b * OC * HW + p;
@@ -473,19 +452,19 @@ static void conv1x1_forward(float *out, const float *inp, const float *w, const 
 
 static void conv1x1_backward(float *dinp, float *dw, const float *dout, const float *inp,
                              const float *w, int B, int C, int HW, int OC) {
-    const int T = team_size(2.0 * B * HW * OC * C);
+    const int T = drl_threads_team(2.0 * B * HW * OC * C, PAR_MIN_FLOPS);
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int c0, c1, q0, q1;
-        split(C, t, nt, &c0, &c1);
+        drl_threads_split(C, t, nt, &c0, &c1);
         /* dw[:, c0:c1] (OC, C) += sum_b dout_b (OC, HW) · inp_b[c0:c1]^T (HW, C) */
         for (int b = 0; b < B && c1 > c0; b++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, c1 - c0, HW, 1.0f,
                         dout + (size_t)b * OC * HW, HW, inp + ((size_t)b * C + c0) * HW, HW, 1.0f,
                         dw + c0, C);
         /* dinp_b[:, p0:p1] (C, HW) += w^T (C, OC) · dout_b[:, p0:p1] (OC, HW) */
-        split(B * HW, t, nt, &q0, &q1);
+        drl_threads_split(B * HW, t, nt, &q0, &q1);
         for (int q = q0; dinp && q < q1;) {
             const int b = q / HW, p = q % HW, n = (q1 - q < HW - p) ? q1 - q : HW - p;
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, n, OC, 1.0f, w, C,
@@ -521,12 +500,12 @@ void drl_conv2d_forward(float *out, const float *inp, const float *w, const floa
         for (size_t i = 0; i < (size_t)B * OC * p.OHW; i++) out[i] = b ? b[(i / p.OHW) % OC] : 0.0f;
         return;
     }
-    const int nt = blas_serial_begin();
+    const int nt = drl_threads_blas_serial_begin();
     if (is_pointwise(K, stride, pad))
         conv1x1_forward(out, inp, w, b, B, C, (int)p.OHW, OC);
     else
         conv_forward(&p, out, inp, w, b, work);
-    blas_serial_end(nt);
+    drl_threads_blas_serial_end(nt);
 }
 
 void drl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
@@ -536,12 +515,12 @@ void drl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, c
     if (B <= 0 || p.OH <= 0 || p.OW <= 0 || OC <= 0) return;
     if (db) bias_grad(db, dout, B, OC, p.OHW);
     if (C <= 0) return;
-    const int nt = blas_serial_begin();
+    const int nt = drl_threads_blas_serial_begin();
     if (is_pointwise(K, stride, pad))
         conv1x1_backward(dinp, dw, dout, inp, w, B, C, (int)p.OHW, OC);
     else
         conv_backward(&p, dinp, dw, dout, inp, w, work);
-    blas_serial_end(nt);
+    drl_threads_blas_serial_end(nt);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -14,35 +14,20 @@
 #include <omp.h>
 #include <stddef.h>
 
+#include "threads.h"
+
 /* Below this many multiply-adds an op runs on the calling thread only. */
 #define PAR_MIN_FLOPS 200000.0
 
-static int blas_serial_begin(void) {
-    int n = openblas_get_num_threads();
-    if (n != 1) openblas_set_num_threads(1);
-    return n;
-}
-
-static void blas_serial_end(int n) {
-    if (n != 1) openblas_set_num_threads(n);
-}
-
-static int team_size(double flops) { return flops < PAR_MIN_FLOPS ? 1 : omp_get_max_threads(); }
-
-/* Part t of T of [0, n): [*lo, *hi). */
-static void split(int n, int t, int T, int *lo, int *hi) {
-    *lo = (int)((long)n * t / T);
-    *hi = (int)((long)n * (t + 1) / T);
-}
 
 void drl_linear_forward(float *out, const float *inp, const float *w, const float *b, int B, int C,
                         int OC) {
     if (B <= 0 || OC <= 0) return;
-    const int nt0 = blas_serial_begin();
-#pragma omp parallel num_threads(team_size((double)B * C * OC))
+    const int nt0 = drl_threads_blas_serial_begin();
+#pragma omp parallel num_threads(drl_threads_team((double)B * C * OC, PAR_MIN_FLOPS))
     {
         int o0, o1;
-        split(OC, omp_get_thread_num(), omp_get_num_threads(), &o0, &o1);
+        drl_threads_split(OC, omp_get_thread_num(), omp_get_num_threads(), &o0, &o1);
         if (o1 > o0) {
             for (int i = 0; i < B; i++)
                 for (int o = o0; o < o1; o++) out[(size_t)i * OC + o] = b ? b[o] : 0.0f;
@@ -52,19 +37,19 @@ void drl_linear_forward(float *out, const float *inp, const float *w, const floa
                             w + (size_t)o0 * C, C, 1.0f, out + o0, OC);
         }
     }
-    blas_serial_end(nt0);
+    drl_threads_blas_serial_end(nt0);
 }
 
 void drl_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                          const float *w, int B, int C, int OC) {
     if (B <= 0 || OC <= 0) return;
-    const int nt0 = blas_serial_begin();
-#pragma omp parallel num_threads(team_size(2.0 * B * C * OC))
+    const int nt0 = drl_threads_blas_serial_begin();
+#pragma omp parallel num_threads(drl_threads_team(2.0 * B * C * OC, PAR_MIN_FLOPS))
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int o0, o1, c0, c1;
-        split(OC, t, nt, &o0, &o1);
-        split(C, t, nt, &c0, &c1);
+        drl_threads_split(OC, t, nt, &o0, &o1);
+        drl_threads_split(C, t, nt, &c0, &c1);
         if (db) {
             for (int o = o0; o < o1; o++) {
                 double s = 0.0;
@@ -81,5 +66,5 @@ void drl_linear_backward(float *dinp, float *dw, float *db, const float *dout, c
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, c1 - c0, OC, 1.0f, dout, OC,
                         w + c0, C, 1.0f, dinp + c0, C);
     }
-    blas_serial_end(nt0);
+    drl_threads_blas_serial_end(nt0);
 }

@@ -6,6 +6,7 @@
 
 /* Declared by OpenBLAS's cblas.h; repeated here so this file does not depend on its variant. */
 void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
 
 int drl_threads_cores(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -22,3 +23,20 @@ void drl_threads_set(int n) {
 }
 
 int drl_threads_get(void) { return omp_get_max_threads(); }
+
+int drl_threads_team(double work, double min_work) { return work < min_work ? 1 : omp_get_max_threads(); }
+
+void drl_threads_split(int n, int t, int T, int *lo, int *hi) {
+    *lo = (int)((long)n * t / T);
+    *hi = (int)((long)n * (t + 1) / T);
+}
+
+int drl_threads_blas_serial_begin(void) {
+    int n = openblas_get_num_threads();
+    if (n != 1) openblas_set_num_threads(1);
+    return n;
+}
+
+void drl_threads_blas_serial_end(int previous) {
+    if (previous != 1) openblas_set_num_threads(previous);
+}

@@ -13,4 +13,14 @@ int drl_threads_get(void);
 /* Number of online cores. */
 int drl_threads_cores(void);
 
+/* Team size for an op of `work` units: 1 below min_work (not worth waking the team), else the
+ * configured thread count. */
+int drl_threads_team(double work, double min_work);
+/* Part t of T of [0, n): [*lo, *hi), contiguous and covering [0, n) in order. */
+void drl_threads_split(int n, int t, int T, int *lo, int *hi);
+/* Ops that run their own OpenMP team around OpenBLAS calls bracket them with these: begin sets
+ * OpenBLAS to one thread (in case a caller changed it) and returns the previous count for end. */
+int drl_threads_blas_serial_begin(void);
+void drl_threads_blas_serial_end(int previous);
+
 #endif

@@ -37,19 +37,6 @@ typedef struct {
     float *inp, *w, *b, *out, *work;
 } conv_case;
 
-static float *randn(drl_rng *r, size_t n, float scale) {
-    float *x = malloc((n ? n : 1) * sizeof(float));
-    ck_assert_ptr_nonnull(x);
-    for (size_t i = 0; i < n; i++) x[i] = scale * drl_rng_normal(r);
-    return x;
-}
-
-static float *zeros(size_t n) {
-    float *x = calloc(n ? n : 1, sizeof(float));
-    ck_assert_ptr_nonnull(x);
-    return x;
-}
-
 static conv_case case_make(const cshape *s, uint64_t seed) {
     conv_case c = {*s, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL};
     drl_rng r;
@@ -59,11 +46,11 @@ static conv_case case_make(const cshape *s, uint64_t seed) {
     c.ni = (size_t)s->B * s->C * s->H * s->W;
     c.no = (size_t)s->B * s->OC * c.OH * c.OW;
     c.nw = (size_t)s->OC * s->C * s->K * s->K;
-    c.inp = randn(&r, c.ni, 1.0f);
-    c.w = randn(&r, c.nw, 0.5f);
-    c.b = randn(&r, (size_t)s->OC, 1.0f);
-    c.out = zeros(c.no);
-    c.work = zeros(drl_conv2d_work_size(s->B, s->C, s->H, s->W, s->OC, s->K, s->stride, s->pad));
+    c.inp = drl_test_randn(&r, c.ni, 1.0f);
+    c.w = drl_test_randn(&r, c.nw, 0.5f);
+    c.b = drl_test_randn(&r, (size_t)s->OC, 1.0f);
+    c.out = drl_test_zeros(c.no);
+    c.work = drl_test_zeros(drl_conv2d_work_size(s->B, s->C, s->H, s->W, s->OC, s->K, s->stride, s->pad));
     return c;
 }
 
@@ -133,7 +120,7 @@ static double proj_loss(const float *out, const float *R, size_t n) {
 START_TEST(test_conv_forward_reference) {
     for (size_t k = 0; k < NSHAPES; k++) {
         conv_case c = case_make(&SHAPES[k], 100 + k);
-        float *want = zeros(c.no), *want_nb = zeros(c.no);
+        float *want = drl_test_zeros(c.no), *want_nb = drl_test_zeros(c.no);
         ref_conv(&c, c.inp, c.w, c.b, want, NULL, NULL, NULL, NULL);
         ref_conv(&c, c.inp, c.w, NULL, want_nb, NULL, NULL, NULL, NULL);
         char what[96];
@@ -154,9 +141,9 @@ START_TEST(test_conv_chunks_reference) {
                           {50, 32, 14, 14, 64, 3, 2, 1}, {37, 64, 7, 7, 128, 3, 1, 1}};
     for (size_t k = 0; k < sizeof big / sizeof big[0]; k++) {
         conv_case c = case_make(&big[k], 200 + k);
-        float *want = zeros(c.no), *dout = zeros(c.no);
-        float *wi = zeros(c.ni), *ww = zeros(c.nw), *wb = zeros((size_t)c.s.OC);
-        float *gi = zeros(c.ni), *gw = zeros(c.nw), *gb = zeros((size_t)c.s.OC);
+        float *want = drl_test_zeros(c.no), *dout = drl_test_zeros(c.no);
+        float *wi = drl_test_zeros(c.ni), *ww = drl_test_zeros(c.nw), *wb = drl_test_zeros((size_t)c.s.OC);
+        float *gi = drl_test_zeros(c.ni), *gw = drl_test_zeros(c.nw), *gb = drl_test_zeros((size_t)c.s.OC);
         drl_rng r;
         drl_rng_seed(&r, 7);
         drl_rng_normal_fill(&r, dout, c.no);
@@ -183,9 +170,9 @@ START_TEST(test_conv_backward_reference) {
         conv_case c = case_make(&SHAPES[k], 300 + k);
         drl_rng r;
         drl_rng_seed(&r, 400 + k);
-        float *dout = randn(&r, c.no, 1.0f);
-        float *wi = zeros(c.ni), *ww = zeros(c.nw), *wb = zeros((size_t)c.s.OC);
-        float *gi = zeros(c.ni), *gw = zeros(c.nw), *gb = zeros((size_t)c.s.OC);
+        float *dout = drl_test_randn(&r, c.no, 1.0f);
+        float *wi = drl_test_zeros(c.ni), *ww = drl_test_zeros(c.nw), *wb = drl_test_zeros((size_t)c.s.OC);
+        float *gi = drl_test_zeros(c.ni), *gw = drl_test_zeros(c.nw), *gb = drl_test_zeros((size_t)c.s.OC);
         ref_conv(&c, c.inp, c.w, c.b, NULL, dout, wi, ww, wb);
         bwd(&c, gi, gw, gb, dout);
         char what[96];
@@ -214,9 +201,9 @@ START_TEST(test_conv_gradcheck) {
         conv_case c = case_make(&SHAPES[k], 500 + k);
         drl_rng r;
         drl_rng_seed(&r, 600 + k);
-        float *Rp = randn(&r, c.no, 1.0f);
-        float *gi = zeros(c.ni), *gw = zeros(c.nw), *gb = zeros((size_t)c.s.OC);
-        float *ni = zeros(c.ni), *nw = zeros(c.nw), *nb = zeros((size_t)c.s.OC);
+        float *Rp = drl_test_randn(&r, c.no, 1.0f);
+        float *gi = drl_test_zeros(c.ni), *gw = drl_test_zeros(c.nw), *gb = drl_test_zeros((size_t)c.s.OC);
+        float *ni = drl_test_zeros(c.ni), *nw = drl_test_zeros(c.nw), *nb = drl_test_zeros((size_t)c.s.OC);
         bwd(&c, gi, gw, gb, Rp);
         struct { float *x, *num; size_t n; } vars[3] = {
             {c.inp, ni, c.ni}, {c.w, nw, c.nw}, {c.b, nb, (size_t)c.s.OC}};
@@ -259,10 +246,10 @@ START_TEST(test_conv_accumulates) {
         conv_case c = case_make(&SHAPES[k], 700 + k);
         drl_rng r;
         drl_rng_seed(&r, 800 + k);
-        float *dout = randn(&r, c.no, 1.0f);
-        float *g0i = randn(&r, c.ni, 1.0f), *g0w = randn(&r, c.nw, 1.0f);
-        float *g0b = randn(&r, (size_t)c.s.OC, 1.0f);
-        float *gi = zeros(c.ni), *gw = zeros(c.nw), *gb = zeros((size_t)c.s.OC);
+        float *dout = drl_test_randn(&r, c.no, 1.0f);
+        float *g0i = drl_test_randn(&r, c.ni, 1.0f), *g0w = drl_test_randn(&r, c.nw, 1.0f);
+        float *g0b = drl_test_randn(&r, (size_t)c.s.OC, 1.0f);
+        float *gi = drl_test_zeros(c.ni), *gw = drl_test_zeros(c.nw), *gb = drl_test_zeros((size_t)c.s.OC);
         bwd(&c, gi, gw, gb, dout);
         for (size_t i = 0; i < c.ni; i++) gi[i] = g0i[i] + 2.0f * gi[i];
         for (size_t i = 0; i < c.nw; i++) gw[i] = g0w[i] + 2.0f * gw[i];
@@ -290,13 +277,13 @@ START_TEST(test_conv_threads_identical) {
         conv_case c = case_make(&sh[k], 900 + k);
         drl_rng r;
         drl_rng_seed(&r, 1000 + k);
-        float *dout = randn(&r, c.no, 1.0f);
+        float *dout = drl_test_randn(&r, c.no, 1.0f);
         const size_t n[4] = {c.no, c.ni, c.nw, (size_t)c.s.OC};
         const char *names[4] = {"out", "dinp", "dw", "db"};
         float *res[3][4];
         for (int run = 0; run < 3; run++) {
             drl_threads_set(run == 0 ? 1 : 2);
-            for (int j = 0; j < 4; j++) res[run][j] = zeros(n[j]);
+            for (int j = 0; j < 4; j++) res[run][j] = drl_test_zeros(n[j]);
             fwd(&c, c.inp, c.w, c.b, res[run][0]);
             bwd(&c, res[run][1], res[run][2], res[run][3], dout);
         }
@@ -342,7 +329,7 @@ START_TEST(test_upsample) {
     const size_t ni = (size_t)B * C * H * W, no = 4 * ni;
     drl_rng r;
     drl_rng_seed(&r, 11);
-    float *x = randn(&r, ni, 1.0f), *y = zeros(no), *Rp = randn(&r, no, 1.0f);
+    float *x = drl_test_randn(&r, ni, 1.0f), *y = drl_test_zeros(no), *Rp = drl_test_randn(&r, no, 1.0f);
     drl_upsample2x_forward(y, x, B, C, H, W);
     for (int p = 0; p < B * C; p++)
         for (int h = 0; h < 2 * H; h++)
@@ -350,7 +337,7 @@ START_TEST(test_upsample) {
                 ck_assert(y[((size_t)p * 2 * H + h) * 2 * W + w] ==
                           x[((size_t)p * H + h / 2) * W + w / 2]);
     /* gradient: analytic vs central differences; then accumulation */
-    float *g = zeros(ni), *num = zeros(ni);
+    float *g = drl_test_zeros(ni), *num = drl_test_zeros(ni);
     drl_upsample2x_backward(g, Rp, B, C, H, W);
     const float eps = 1e-3f;
     for (size_t i = 0; i < ni; i++) {
@@ -366,7 +353,7 @@ START_TEST(test_upsample) {
     }
     printf("upsample2x gradcheck: max rel err %.2e\n", (double)drl_max_rel_diff(g, num, ni));
     ck_assert_close(g, num, ni, 1e-3, "upsample2x gradcheck");
-    float *g2 = zeros(ni);
+    float *g2 = drl_test_zeros(ni);
     for (size_t i = 0; i < ni; i++) g2[i] = 1.0f + 2.0f * g[i];
     for (size_t i = 0; i < ni; i++) g[i] = 1.0f;
     drl_upsample2x_backward(g, Rp, B, C, H, W);

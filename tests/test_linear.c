@@ -13,19 +13,6 @@
 #include "testutil.h"
 #include "threads.h"
 
-static float *randn(drl_rng *r, size_t n, float scale) {
-    float *x = malloc((n ? n : 1) * sizeof(float));
-    ck_assert_ptr_nonnull(x);
-    for (size_t i = 0; i < n; i++) x[i] = scale * drl_rng_normal(r);
-    return x;
-}
-
-static float *zeros(size_t n) {
-    float *x = calloc(n ? n : 1, sizeof(float));
-    ck_assert_ptr_nonnull(x);
-    return x;
-}
-
 static double proj_loss(const float *out, const float *R, size_t n) {
     double L = 0.0;
     for (size_t i = 0; i < n; i++) L += (double)out[i] * R[i];
@@ -73,10 +60,10 @@ START_TEST(test_linear_reference) {
         const size_t ni = (size_t)B * C, no = (size_t)B * OC, nw = (size_t)OC * C;
         drl_rng r;
         drl_rng_seed(&r, 10 + k);
-        float *x = randn(&r, ni, 1.0f), *w = randn(&r, nw, 0.5f), *b = randn(&r, (size_t)OC, 1.0f);
-        float *dout = randn(&r, no, 1.0f), *out = zeros(no), *want = zeros(no);
-        float *gi = zeros(ni), *gw = zeros(nw), *gb = zeros((size_t)OC);
-        float *wi = zeros(ni), *ww = zeros(nw), *wb = zeros((size_t)OC);
+        float *x = drl_test_randn(&r, ni, 1.0f), *w = drl_test_randn(&r, nw, 0.5f), *b = drl_test_randn(&r, (size_t)OC, 1.0f);
+        float *dout = drl_test_randn(&r, no, 1.0f), *out = drl_test_zeros(no), *want = drl_test_zeros(no);
+        float *gi = drl_test_zeros(ni), *gw = drl_test_zeros(nw), *gb = drl_test_zeros((size_t)OC);
+        float *wi = drl_test_zeros(ni), *ww = drl_test_zeros(nw), *wb = drl_test_zeros((size_t)OC);
         ref_linear(x, w, b, B, C, OC, want, dout, wi, ww, wb);
         drl_linear_forward(out, x, w, b, B, C, OC);
         ck_assert_close(out, want, no, 1e-6, "linear fwd");
@@ -105,10 +92,10 @@ START_TEST(test_linear_gradcheck) {
         const size_t ni = (size_t)B * C, no = (size_t)B * OC, nw = (size_t)OC * C;
         drl_rng r;
         drl_rng_seed(&r, 20 + k);
-        float *x = randn(&r, ni, 1.0f), *w = randn(&r, nw, 0.5f), *b = randn(&r, (size_t)OC, 1.0f);
-        float *Rp = randn(&r, no, 1.0f), *out = zeros(no);
-        float *gi = zeros(ni), *gw = zeros(nw), *gb = zeros((size_t)OC);
-        float *ni_ = zeros(ni), *nw_ = zeros(nw), *nb_ = zeros((size_t)OC);
+        float *x = drl_test_randn(&r, ni, 1.0f), *w = drl_test_randn(&r, nw, 0.5f), *b = drl_test_randn(&r, (size_t)OC, 1.0f);
+        float *Rp = drl_test_randn(&r, no, 1.0f), *out = drl_test_zeros(no);
+        float *gi = drl_test_zeros(ni), *gw = drl_test_zeros(nw), *gb = drl_test_zeros((size_t)OC);
+        float *ni_ = drl_test_zeros(ni), *nw_ = drl_test_zeros(nw), *nb_ = drl_test_zeros((size_t)OC);
         drl_linear_backward(gi, gw, gb, Rp, x, w, B, C, OC);
         struct { float *x, *num; size_t n; } vars[3] = {
             {x, ni_, ni}, {w, nw_, nw}, {b, nb_, (size_t)OC}};
@@ -146,10 +133,10 @@ START_TEST(test_linear_accumulates_threads) {
     const size_t ni = (size_t)B * C, no = (size_t)B * OC, nw = (size_t)OC * C;
     drl_rng r;
     drl_rng_seed(&r, 30);
-    float *x = randn(&r, ni, 1.0f), *w = randn(&r, nw, 0.5f), *b = randn(&r, (size_t)OC, 1.0f);
-    float *dout = randn(&r, no, 1.0f);
-    float *g0[3] = {randn(&r, ni, 1.0f), randn(&r, nw, 1.0f), randn(&r, (size_t)OC, 1.0f)};
-    float *g[3] = {zeros(ni), zeros(nw), zeros((size_t)OC)};
+    float *x = drl_test_randn(&r, ni, 1.0f), *w = drl_test_randn(&r, nw, 0.5f), *b = drl_test_randn(&r, (size_t)OC, 1.0f);
+    float *dout = drl_test_randn(&r, no, 1.0f);
+    float *g0[3] = {drl_test_randn(&r, ni, 1.0f), drl_test_randn(&r, nw, 1.0f), drl_test_randn(&r, (size_t)OC, 1.0f)};
+    float *g[3] = {drl_test_zeros(ni), drl_test_zeros(nw), drl_test_zeros((size_t)OC)};
     const size_t n[3] = {ni, nw, (size_t)OC};
     drl_linear_backward(g[0], g[1], g[2], dout, x, w, B, C, OC);
     for (int j = 0; j < 3; j++)
@@ -163,8 +150,8 @@ START_TEST(test_linear_accumulates_threads) {
     float *res[2][4];
     for (int t = 0; t < 2; t++) {
         drl_threads_set(t + 1);
-        res[t][0] = zeros(no), res[t][1] = zeros(ni), res[t][2] = zeros(nw);
-        res[t][3] = zeros((size_t)OC);
+        res[t][0] = drl_test_zeros(no), res[t][1] = drl_test_zeros(ni), res[t][2] = drl_test_zeros(nw);
+        res[t][3] = drl_test_zeros((size_t)OC);
         drl_linear_forward(res[t][0], x, w, b, B, C, OC);
         drl_linear_backward(res[t][1], res[t][2], res[t][3], dout, x, w, B, C, OC);
     }
@@ -188,8 +175,8 @@ START_TEST(test_avgpool) {
         const size_t ni = (size_t)B * C * HW, no = (size_t)B * C;
         drl_rng r;
         drl_rng_seed(&r, 40 + k);
-        float *x = randn(&r, ni, 1.0f), *out = zeros(no), *want = zeros(no);
-        float *Rp = randn(&r, no, 1.0f), *g = zeros(ni), *num = zeros(ni);
+        float *x = drl_test_randn(&r, ni, 1.0f), *out = drl_test_zeros(no), *want = drl_test_zeros(no);
+        float *Rp = drl_test_randn(&r, no, 1.0f), *g = drl_test_zeros(ni), *num = drl_test_zeros(ni);
         for (size_t i = 0; i < no; i++) {
             double s = 0.0;
             for (int p = 0; p < HW; p++) s += x[i * HW + p];

@@ -65,3 +65,16 @@ int drl_test_run(Suite *s) {
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+float *drl_test_randn(drl_rng *rng, size_t n, float scale) {
+    float *x = malloc((n ? n : 1) * sizeof(float));
+    ck_assert_ptr_nonnull(x);
+    for (size_t i = 0; i < n; i++) x[i] = scale * drl_rng_normal(rng);
+    return x;
+}
+
+float *drl_test_zeros(size_t n) {
+    float *x = calloc(n ? n : 1, sizeof(float));
+    ck_assert_ptr_nonnull(x);
+    return x;
+}

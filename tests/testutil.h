@@ -5,6 +5,8 @@
 #include <check.h>
 #include <stddef.h>
 
+#include "rng.h"
+
 /* Asserts max |a-b| / max|b| <= tol, printing the max difference and where it is on failure. */
 #define ck_assert_close(a, b, n, tol, what) \
     drl_test_assert_close((a), (b), (n), (tol), (what), __FILE__, __LINE__)
@@ -17,6 +19,9 @@ const char *drl_test_tmpdir(void);
 void drl_test_write_file(const char *path, const void *data, size_t n);
 /* Reads a whole file (malloc'd; caller frees); *n gets the size. NULL if missing. */
 unsigned char *drl_test_read_file(const char *path, size_t *n);
+/* malloc'd arrays for op tests (assert on failure; caller frees): N(0, scale²) from r, zeros. */
+float *drl_test_randn(drl_rng *rng, size_t n, float scale);
+float *drl_test_zeros(size_t n);
 /* Runs a suite, returns the process exit status. */
 int drl_test_run(Suite *s);
 
