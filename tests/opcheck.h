@@ -72,4 +72,12 @@ static inline void drl_oc_dump(const char *prefix, const char *name, const float
     ck_assert_msg(drl_npy_write(NULL, path, x, n, 0) == 0, "cannot write %s", path);
 }
 
+/* Adds the "torch" case running `dump` to s when DRL_OPS_DUMP is set. */
+static inline void drl_oc_add_torch_case(Suite *s, const TTest *dump) {
+    if (!drl_oc_dump_dir()) return;
+    TCase *tt = tcase_create("torch");
+    tcase_add_test(tt, dump);
+    suite_add_tcase(s, tt);
+}
+
 #endif

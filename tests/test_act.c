@@ -203,10 +203,6 @@ int main(void) {
     tcase_add_test(tc, test_dropout_mask);
     tcase_add_test(tc, test_threads_identical);
     suite_add_tcase(s, tc);
-    if (drl_oc_dump_dir()) {
-        TCase *tt = tcase_create("torch");
-        tcase_add_test(tt, test_torch_dump);
-        suite_add_tcase(s, tt);
-    }
+    drl_oc_add_torch_case(s, test_torch_dump);
     return drl_test_run(s);
 }
