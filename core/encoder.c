@@ -48,10 +48,6 @@ void drl_encoder_layout(const drl_encoder *e, drl_encoder_acts *a, drl_arena *ar
         drl_temb_layout(&e->temb, &a->te, ar, B, grad);
         a->tin = drl_arena_take(ar, (size_t)B);
         a->scond = drl_arena_take(ar, (size_t)B * e->E);
-        if (grad) {
-            a->dscond = drl_arena_take(ar, (size_t)B * e->E);
-            a->g_temb = drl_arena_take(ar, (size_t)B * e->E);
-        }
     }
     a->h0 = drl_arena_take(ar, n0);
     drl_resblock_layout(&e->rb[0], &a->rb[0], ar, B, grad);
@@ -66,15 +62,23 @@ void drl_encoder_layout(const drl_encoder *e, drl_encoder_acts *a, drl_arena *ar
     a->pool = drl_arena_take(ar, (size_t)B * e->ch[2]);
     a->out = drl_arena_take(ar, (size_t)B * e->D);
     if (!grad) return;
+    /* Gradients that backward accumulates into: one contiguous region, zeroed by one memset. */
+    size_t g0 = ar->used;
+    if (e->time_cond) {
+        a->dscond = drl_arena_take(ar, (size_t)B * e->E);
+        a->g_temb = drl_arena_take(ar, (size_t)B * e->E);
+    }
     a->g_h0 = drl_arena_take(ar, n0);
     a->g_r1 = drl_arena_take(ar, n0);
     a->g_d1 = drl_arena_take(ar, n1);
     a->g_r2 = drl_arena_take(ar, n1);
     a->g_d2 = drl_arena_take(ar, n2);
     a->g_r3 = drl_arena_take(ar, n2);
-    a->g_gn = drl_arena_take(ar, n2);
     a->g_a = drl_arena_take(ar, n2);
     a->g_pool = drl_arena_take(ar, (size_t)B * e->ch[2]);
+    a->n_grads = ar->used - g0;
+    a->grads = ar->base ? ar->base + g0 : NULL;
+    a->g_gn = drl_arena_take(ar, n2); /* scratch, overwritten by the fused backward */
 }
 
 size_t drl_encoder_work_size(const drl_encoder *e, int B) {
@@ -118,18 +122,9 @@ void drl_encoder_backward(const drl_encoder *e, drl_encoder_acts *a, const float
                           const float *x, const float *dout, float *work, int B) {
     int C = e->C, H = e->H, W = e->W, c1 = e->ch[0], c2 = e->ch[1], c3 = e->ch[2];
     int HW3 = (H / 4) * (W / 4);
-    size_t n0 = (size_t)B * c1 * H * W, n1 = (size_t)B * c2 * (H / 2) * (W / 2), n2 = (size_t)B * c3 * HW3;
     const float *scond = e->time_cond ? a->scond : NULL;
     float *dscond = e->time_cond ? a->dscond : NULL;
-    if (dscond) memset(dscond, 0, (size_t)B * e->E * sizeof(float));
-    memset(a->g_pool, 0, (size_t)B * c3 * sizeof(float));
-    memset(a->g_a, 0, n2 * sizeof(float));
-    memset(a->g_r3, 0, n2 * sizeof(float));
-    memset(a->g_d2, 0, n2 * sizeof(float));
-    memset(a->g_r2, 0, n1 * sizeof(float));
-    memset(a->g_d1, 0, n1 * sizeof(float));
-    memset(a->g_r1, 0, n0 * sizeof(float));
-    memset(a->g_h0, 0, n0 * sizeof(float));
+    memset(a->grads, 0, a->n_grads * sizeof(float));
 
     drl_linear_backward(a->g_pool, G + e->out_w, G + e->out_b, dout, a->pool, P + e->out_w, B, c3, e->D);
     drl_avgpool_backward(a->g_a, a->g_pool, B, c3, HW3);
@@ -144,7 +139,6 @@ void drl_encoder_backward(const drl_encoder *e, drl_encoder_acts *a, const float
     drl_resblock_backward(&e->rb[0], &a->rb[0], P, G, a->h0, scond, a->g_r1, a->g_h0, dscond, work, B);
     drl_conv2d_backward(NULL, G + e->in_w, G + e->in_b, a->g_h0, x, P + e->in_w, work, B, C, H, W, c1, 3, 1, 1);
     if (e->time_cond) {
-        memset(a->g_temb, 0, (size_t)B * e->E * sizeof(float));
         drl_silu_backward(a->g_temb, dscond, a->te.out, (size_t)B * e->E);
         drl_temb_backward(&e->temb, &a->te, P, G, a->g_temb, B);
     }

@@ -35,6 +35,8 @@ typedef struct {
     float *out;                 /* (B, D) */
     /* gradients at each tensor (zeroed at the start of backward) */
     float *g_h0, *g_r1, *g_d1, *g_r2, *g_d2, *g_r3, *g_gn, *g_a, *g_pool, *g_temb;
+    float *grads;   /* the accumulated gradients above, one region of n_grads floats */
+    size_t n_grads;
 } drl_encoder_acts;
 
 void drl_encoder_declare(drl_encoder *e, drl_params *p, const drl_config *c);

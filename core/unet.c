@@ -80,6 +80,8 @@ void drl_unet_layout(const drl_unet *u, drl_unet_acts *a, drl_arena *ar, int B, 
     a->a = drl_arena_take(ar, s0 * c1);
     a->out = drl_arena_take(ar, s0 * u->C);
     if (!grad) return;
+    /* Gradients that backward accumulates into: one contiguous region, zeroed by one memset. */
+    size_t g0 = ar->used;
     a->g_scond = drl_arena_take(ar, B * 2 * E);
     a->g_cond = drl_arena_take(ar, B * 2 * E);
     a->g_temb = drl_arena_take(ar, B * E);
@@ -101,8 +103,10 @@ void drl_unet_layout(const drl_unet *u, drl_unet_acts *a, drl_arena *ar, int B, 
     a->g_q1 = drl_arena_take(ar, s0 * c1);
     a->g_cat1 = drl_arena_take(ar, s0 * 2 * c1);
     a->g_u1 = drl_arena_take(ar, s0 * c1);
-    a->g_gn = drl_arena_take(ar, s0 * c1);
     a->g_a = drl_arena_take(ar, s0 * c1);
+    a->n_grads = ar->used - g0;
+    a->grads = ar->base ? ar->base + g0 : NULL;
+    a->g_gn = drl_arena_take(ar, s0 * c1); /* scratch, overwritten by the fused backward */
 }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
@@ -155,36 +159,12 @@ void drl_unet_forward(const drl_unet *u, drl_unet_acts *a, const float *P, const
     drl_conv2d_forward(a->out, a->a, P + u->out_w, P + u->out_b, work, B, c1, H, W, C, 3, 1, 1);
 }
 
-#define ZERO(p, n) memset((p), 0, (size_t)(n) * sizeof(float))
-
 void drl_unet_backward(const drl_unet *u, drl_unet_acts *a, const float *P, float *G,
                        const float *x, const float *z, const float *dout, float *dz, float *work,
                        int B) {
     int C = u->C, H = u->H, W = u->W, c1 = u->ch[0], c2 = u->ch[1], c3 = u->ch[2], E = u->E;
-    size_t s0 = (size_t)B * H * W, s1 = s0 / 4, s2 = s0 / 16;
     int HW0 = H * W;
-    ZERO(a->g_scond, (size_t)B * 2 * E);
-    ZERO(a->g_cond, (size_t)B * 2 * E);
-    ZERO(a->g_temb, (size_t)B * E);
-    ZERO(a->g_zp, (size_t)B * E);
-    ZERO(a->g_h0, s0 * c1);
-    ZERO(a->g_r1, s0 * c1);
-    ZERO(a->g_d1, s1 * c2);
-    ZERO(a->g_r2, s1 * c2);
-    ZERO(a->g_d2, s2 * c3);
-    ZERO(a->g_r3, s2 * c3);
-    ZERO(a->g_mid, s2 * c3);
-    ZERO(a->g_cat3, s2 * 2 * c3);
-    ZERO(a->g_u3, s2 * c3);
-    ZERO(a->g_up2, s1 * c3);
-    ZERO(a->g_q2, s1 * c2);
-    ZERO(a->g_cat2, s1 * 2 * c2);
-    ZERO(a->g_u2, s1 * c2);
-    ZERO(a->g_up1, s0 * c2);
-    ZERO(a->g_q1, s0 * c1);
-    ZERO(a->g_cat1, s0 * 2 * c1);
-    ZERO(a->g_u1, s0 * c1);
-    ZERO(a->g_a, s0 * c1);
+    memset(a->grads, 0, a->n_grads * sizeof(float));
     float *gs = a->g_scond;
 
     /* head */

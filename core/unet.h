@@ -43,6 +43,8 @@ typedef struct {
     float *g_scond, *g_cond, *g_temb, *g_zp;
     float *g_h0, *g_r1, *g_d1, *g_r2, *g_d2, *g_r3, *g_mid, *g_cat3, *g_u3, *g_up2, *g_q2,
         *g_cat2, *g_u2, *g_up1, *g_q1, *g_cat1, *g_u1, *g_gn, *g_a;
+    float *grads;   /* the accumulated gradients above, one region of n_grads floats */
+    size_t n_grads;
 } drl_unet_acts;
 
 void drl_unet_declare(drl_unet *u, drl_params *p, const drl_config *c);
