@@ -43,10 +43,12 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   echo "fashion-mnist missing: skipping the training part"
 else
   M="$TMP/tiny.safetensors"
-  small=(--max-n 256 --batch 16 --channels 8,16,16 --latent-dim 8 --log-every 5 --ckpt-every 10 --threads 2)
+  small=(--max-n 256 --batch 16 --channels 8,16,16 --latent-dim 8 --lr 2e-3 --warmup 5 --log-every 5 --ckpt-every 10 --threads 2)
   expect_rc 0 "train a tiny model" "$BIN" train --out "$M" --steps 20 "${small[@]}"
   grep -q "img/s" "$TMP/err" && grep -q "ETA" "$TMP/err" && ok "progress line shows rate and ETA" || bad "progress line"
   [ -f "$M" ] && [ -f "$M.state" ] && [ -f "$M.csv" ] && ok "model, state and curve written" || bad "checkpoint files"
+  first=$(sed -n 2p "$M.csv" | cut -d, -f2); last=$(tail -1 "$M.csv" | cut -d, -f2)
+  awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < 0.8 * a) }' && ok "loss falls ($first -> $last)" || bad "loss did not fall: $first -> $last"
   # Resume equivalence: 10 steps, then resume to 20, must give the same curve as the 20-step run.
   R="$TMP/resumed.safetensors"
   expect_rc 0 "train 10 steps" "$BIN" train --out "$R" --steps 10 "${small[@]}"
