@@ -328,3 +328,22 @@ int drl_model_embed_all(drl_err *err, const drl_model *m, const float *P, const 
     drl_model_acts_free(a);
     return 0;
 }
+
+/* ------------------------------------------------------------------------ sampling */
+
+int drl_model_score_fn(void *ctx, const float *x, float t, float *score, int B) {
+    drl_model_score_ctx *c = ctx;
+    const drl_model *m = c->m;
+    for (int b = 0; b < B; b++) c->tbuf[b] = t;
+    const float *z = c->z;
+    if (!z || (m->cfg.time_cond && c->x0)) {
+        if (!c->x0) return DRL_EINVAL;
+        drl_model_encode(m, c->acts, c->P, c->x0, c->tbuf, c->zbuf, B);
+        z = c->zbuf;
+    }
+    drl_model_score(m, c->acts, c->P, x, c->tbuf, z, score, B);
+    float inv = (float)(1.0 / drl_sde_std(&m->cfg, t));
+    size_t n = (size_t)B * m->cfg.C * m->cfg.H * m->cfg.W;
+    for (size_t i = 0; i < n; i++) score[i] *= inv;
+    return 0;
+}

@@ -88,6 +88,21 @@ drl_loss_parts drl_model_loss(drl_model *m, drl_model_acts *a, const float *P, c
 void drl_model_score(const drl_model *m, drl_model_acts *a, const float *P, const float *xt,
                      const float *t, const float *z, float *out, int B);
 
+/* The sampler's score callback (sampler.h) for a model: ∇log p_t(x | z) = h(x, t, z) / s(t).
+ * The code is `z` (B, d), or, for a time-conditioned encoder given `x0` (B, C, H, W), E(x0, t)
+ * recomputed at every step's t. `acts` must be made for at least B images. */
+typedef struct {
+    const drl_model *m;
+    drl_model_acts *acts;
+    const float *P;       /* weights (m->params.data) */
+    const float *z;       /* (B, d) fixed code, or NULL with x0 for time-conditioned models */
+    const float *x0;      /* (B, C, H, W) images whose code conditions the samples */
+    float *zbuf;          /* (B, d) scratch for E(x0, t) */
+    float *tbuf;          /* (B) scratch */
+} drl_model_score_ctx;
+
+int drl_model_score_fn(void *ctx, const float *x, float t, float *score, int B);
+
 /* Embeds N images (N, C, H, W) in batches of up to B into out (N, K·d): for K == 0 the single
  * embedding E(x) (at t_min for time-conditioned models, i.e. K = 1 with times = {t_min}); for
  * K >= 1 the trajectory E(x, times[0]) ‖ … ‖ E(x, times[K-1]) (time-conditioned models only).
