@@ -19,11 +19,3 @@ int drl_cli_serve(int argc, char **argv) {
                    "  HTTP/JSON inference server (/v1/encode, /v1/trajectory, /v1/sample, ...).",
                    argc, argv);
 }
-
-int drl_cli_sample(int argc, char **argv) {
-    return pending("sample",
-                   "usage: drl sample --model FILE (--image PNG | --code FILE | --interpolate A B) "
-                   "[--n N] [--sampler pc|em|ode] [--steps S] [--seed K] --out GRID.png\n"
-                   "  Samples images conditioned on a latent code.",
-                   argc, argv);
-}

@@ -27,8 +27,10 @@ for c in serve train encode sample eval inspect; do
   expect_rc 0 "drl $c --help" "$BIN" "$c" --help
   grep -q "usage: drl $c" "$TMP/out" && ok "drl $c --help prints usage" || bad "drl $c --help prints usage"
 done
-expect_rc 3 "sample says it is not built" "$BIN" sample --model x
-expect_err "not built yet" "sample names its state"
+expect_rc 3 "serve says it is not built" "$BIN" serve
+expect_err "not built yet" "serve names its state"
+expect_rc 2 "sample without a condition" "$BIN" sample --model x --out "$TMP/g.png"
+expect_rc 2 "sample with a bad sampler" "$BIN" sample --model x --image a.png --sampler heun --out "$TMP/g.png"
 expect_rc 2 "train without --out" "$BIN" train
 expect_rc 2 "train with unknown flag" "$BIN" train --out "$TMP/m" --bogus
 expect_rc 2 "train with bad --sde" "$BIN" train --out "$TMP/m" --sde xx
@@ -70,6 +72,31 @@ else
   expect_err "time-conditioned" "the error says why"
   expect_rc 0 "eval on a slice" "$BIN" eval --model "$M" --max-train 1000 --max-test 200 --runs 2
   grep -q "raw pixels" "$TMP/out" && grep -q "model" "$TMP/out" && ok "eval prints pixels and model rows" || bad "eval table"
+  # Sampling: PNG inputs written by numpy/zlib (independent of drl's PNG code).
+  /usr/bin/python3 - "$TMP" <<'PY'
+import gzip, struct, sys, zlib
+import numpy as np
+d = gzip.open('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz').read()[16:16 + 784 * 2]
+def png(path, a):
+    raw = b''.join(b'\x00' + bytes(a[r * 28:(r + 1) * 28]) for r in range(28))
+    chunk = lambda t, b: struct.pack('>I', len(b)) + t + b + struct.pack('>I', zlib.crc32(t + b) & 0xffffffff)
+    open(path, 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 28, 28, 8, 0, 0, 0, 0))
+                           + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+png(sys.argv[1] + '/a.png', d[:784]); png(sys.argv[1] + '/b.png', d[784:])
+np.save(sys.argv[1] + '/z.npy', np.zeros(8, np.float32))
+np.save(sys.argv[1] + '/z3.npy', np.zeros(3, np.float32))
+PY
+  expect_rc 0 "encode PNG files" "$BIN" encode --model "$M" "$TMP/a.png" "$TMP/b.png"
+  [ "$(wc -l < "$TMP/out")" = 2 ] && ok "two embeddings for two PNGs" || bad "PNG embeddings"
+  expect_rc 0 "sample from an image's code" "$BIN" sample --model "$M" --image "$TMP/a.png" --n 4 --steps 8 --seed 3 --out "$TMP/g1.png"
+  expect_rc 0 "same seed, same grid" "$BIN" sample --model "$M" --image "$TMP/a.png" --n 4 --steps 8 --seed 3 --out "$TMP/g2.png"
+  cmp -s "$TMP/g1.png" "$TMP/g2.png" && ok "sampling is reproducible by seed" || bad "same seed gave different grids"
+  expect_rc 0 "reconstruct with the ODE from t=0.3" "$BIN" sample --model "$M" --image "$TMP/a.png" --t-init 0.3 --sampler ode --n 2 --steps 8 --out "$TMP/g3.png" --each "$TMP"
+  [ -f "$TMP/sample_001.png" ] && ok "--each writes one PNG per sample" || bad "--each"
+  expect_rc 0 "sample from an explicit code" "$BIN" sample --model "$M" --code "$TMP/z.npy" --sampler em --n 2 --steps 8 --out "$TMP/g4.png"
+  expect_rc 0 "interpolate two images' codes" "$BIN" sample --model "$M" --interpolate "$TMP/a.png" "$TMP/b.png" --sampler ode --n 3 --steps 8 --out "$TMP/g5.png"
+  expect_rc 2 "a code of the wrong size" "$BIN" sample --model "$M" --code "$TMP/z3.npy" --out "$TMP/g6.png"
+  expect_err "the model's codes have 8" "the error names both sizes"
   T="$TMP/tc.safetensors"
   expect_rc 0 "train a time-conditioned model" "$BIN" train --out "$T" --steps 6 --time-cond "${small[@]}"
   expect_rc 0 "encode a trajectory" "$BIN" encode --model "$T" --times 3 --max-n 4 --out "$TMP/tr.npy" /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
