@@ -375,7 +375,7 @@ int drl_train_run(drl_err *err, const drl_train_cfg *cfg, const drl_dataset *ds,
         int ckpt = (cfg->ckpt_every > 0 && T.step % cfg->ckpt_every == 0) || T.step == cfg->steps || stopping;
         if (ckpt) rc = save_checkpoint(err, cfg, &T, ds);
         if (!rc && stopping && T.step < cfg->steps) {
-            rc = drl_errf(err, DRL_ECANCELLED, "train: stopped at step %ld; checkpoint saved", T.step);
+            rc = drl_errf(err, DRL_ECANCELLED, "stopped at step %ld; checkpoint saved", T.step);
         }
     }
     if (curve) fclose(curve);
