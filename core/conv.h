@@ -1,6 +1,7 @@
 /* conv.h — 2-D convolution (any square kernel, stride, zero padding) and nearest ×2 upsampling.
  *
- * Layout NCHW. Convolution is lowered to matrix products (im2col + cblas_sgemm). Ops allocate
+ * Layout NCHW. Convolution is lowered to matrix products (im2col + cblas_sgemm; same-size
+ * stride-1 convolutions: one GEMM per kernel tap over a zero-padded copy of the input). Ops allocate
  * nothing: the caller provides `work`, a scratch buffer of drl_conv2d_work_size() floats.
  * Backward accumulates (+=) into dinp, dw, db; any of dinp / db may be NULL to skip it.
  * Output size: OH = (H + 2*pad - K) / stride + 1, OW likewise.
