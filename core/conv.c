@@ -66,6 +66,17 @@
 #define PAR_MIN 16384
 
 /* 0 when the kernel does not fit (or for a nonsensical K / stride): ops then do nothing. */
+/* One output row from a GEMM result: d += s (backward accumulation), or d = s + bias. */
+static inline void store_row(float *restrict d, const float *restrict s, int n, int acc, float bias) {
+    if (acc) {
+#pragma omp simd
+        for (int i = 0; i < n; i++) d[i] += s[i];
+    } else {
+#pragma omp simd
+        for (int i = 0; i < n; i++) d[i] = s[i] + bias;
+    }
+}
+
 int drl_conv2d_out_size(int H, int K, int stride, int pad) {
     if (K < 1 || stride < 1 || pad < 0 || H + 2 * pad < K) return 0;
     return (H + 2 * pad - K) / stride + 1;
@@ -331,14 +342,7 @@ static void gemm_rows(float *dst, const float *A, const float *col, float *tmp, 
         for (int m = 0; m < M; m++) {
             const float *s = tmp + (size_t)m * N + (size_t)q * GW;
             float *d = dst + ((size_t)b * M + m) * G + (size_t)gh * GW;
-            if (acc) {
-#pragma omp simd
-                for (int i = 0; i < GW; i++) d[i] += s[i];
-            } else {
-                const float bv = bias ? bias[m] : 0.0f;
-#pragma omp simd
-                for (int i = 0; i < GW; i++) d[i] = s[i] + bv;
-            }
+            store_row(d, s, GW, acc, bias ? bias[m] : 0.0f);
         }
     }
 }
@@ -564,14 +568,7 @@ static void unpack_rows(float *dst, const float *grid, size_t ldg, const float *
         for (int m = m0; m < m1; m++) {
             const float *s = grid + (size_t)m * ldg + (size_t)q * p->Wp;
             float *d = dst + ((size_t)b * M + m) * p->HW + (size_t)h * W;
-            if (acc) {
-#pragma omp simd
-                for (int i = 0; i < W; i++) d[i] += s[i];
-            } else {
-                const float bv = bias ? bias[m] : 0.0f;
-#pragma omp simd
-                for (int i = 0; i < W; i++) d[i] = s[i] + bv;
-            }
+            store_row(d, s, W, acc, bias ? bias[m] : 0.0f);
         }
     }
 }
