@@ -17,15 +17,7 @@
 static void write_idx(const char *path, int ndim, const uint32_t *dims, const uint8_t *data,
                       size_t n, int gz) {
     uint8_t *b = malloc(4 + 4 * (size_t)ndim + n);
-    b[0] = b[1] = 0;
-    b[2] = 0x08;
-    b[3] = (uint8_t)ndim;
-    for (int i = 0; i < ndim; i++) {
-        b[4 + 4 * i] = (uint8_t)(dims[i] >> 24);
-        b[5 + 4 * i] = (uint8_t)(dims[i] >> 16);
-        b[6 + 4 * i] = (uint8_t)(dims[i] >> 8);
-        b[7 + 4 * i] = (uint8_t)dims[i];
-    }
+    drl_test_idx_header(b, 0x08, ndim, dims);
     memcpy(b + 4 + 4 * ndim, data, n);
     size_t len = 4 + 4 * (size_t)ndim + n;
     if (!gz) {

@@ -11,21 +11,6 @@
 #include "idx.h"
 #include "testutil.h"
 
-/* Header bytes for type/dims into b; returns the header length. */
-static size_t idx_header(uint8_t *b, int type, int ndim, const uint32_t *dims) {
-    b[0] = 0;
-    b[1] = 0;
-    b[2] = (uint8_t)type;
-    b[3] = (uint8_t)ndim;
-    for (int i = 0; i < ndim; i++) {
-        b[4 + 4 * i] = (uint8_t)(dims[i] >> 24);
-        b[5 + 4 * i] = (uint8_t)(dims[i] >> 16);
-        b[6 + 4 * i] = (uint8_t)(dims[i] >> 8);
-        b[7 + 4 * i] = (uint8_t)dims[i];
-    }
-    return 4 + 4 * (size_t)ndim;
-}
-
 /* gzip-compresses n bytes (malloc'd result). */
 static uint8_t *gzip(const uint8_t *in, size_t n, size_t *out_n) {
     z_stream zs;
@@ -47,7 +32,7 @@ static uint8_t *gzip(const uint8_t *in, size_t n, size_t *out_n) {
 static uint8_t *sample_ubyte(size_t *n) {
     uint32_t dims[3] = {2, 3, 4};
     uint8_t *b = malloc(16 + 24);
-    size_t h = idx_header(b, 0x08, 3, dims);
+    size_t h = drl_test_idx_header(b, 0x08, 3, dims);
     for (int i = 0; i < 24; i++) b[h + i] = (uint8_t)(i * 11);
     *n = h + 24;
     return b;
@@ -104,31 +89,31 @@ START_TEST(test_types) {
     drl_err e = {0};
     drl_idx *x;
     /* i8 */
-    size_t h = idx_header(b, 0x09, 1, d3);
+    size_t h = drl_test_idx_header(b, 0x09, 1, d3);
     b[h] = 0x80, b[h + 1] = 0xff, b[h + 2] = 0x7f;
     ck_assert_int_eq(drl_idx_parse(&e, b, h + 3, 0, &x), 0);
     ck_assert(x->data[0] == -128.0f && x->data[1] == -1.0f && x->data[2] == 127.0f);
     drl_idx_free(x);
     /* i16 big-endian */
-    h = idx_header(b, 0x0B, 1, d2);
+    h = drl_test_idx_header(b, 0x0B, 1, d2);
     memcpy(b + h, "\x01\x02\xff\xfe", 4);
     ck_assert_int_eq(drl_idx_parse(&e, b, h + 4, 0, &x), 0);
     ck_assert(x->data[0] == 258.0f && x->data[1] == -2.0f);
     drl_idx_free(x);
     /* i32 */
-    h = idx_header(b, 0x0C, 1, d2);
+    h = drl_test_idx_header(b, 0x0C, 1, d2);
     memcpy(b + h, "\x00\x01\x00\x00\xff\xff\xff\xf6", 8);
     ck_assert_int_eq(drl_idx_parse(&e, b, h + 8, 0, &x), 0);
     ck_assert(x->data[0] == 65536.0f && x->data[1] == -10.0f);
     drl_idx_free(x);
     /* f32: 1.5 = 0x3fc00000, -2.25 = 0xc0100000 */
-    h = idx_header(b, 0x0D, 1, d2);
+    h = drl_test_idx_header(b, 0x0D, 1, d2);
     memcpy(b + h, "\x3f\xc0\x00\x00\xc0\x10\x00\x00", 8);
     ck_assert_int_eq(drl_idx_parse(&e, b, h + 8, 0, &x), 0);
     ck_assert(x->data[0] == 1.5f && x->data[1] == -2.25f);
     drl_idx_free(x);
     /* f64: 0.1 = 0x3fb999999999999a */
-    h = idx_header(b, 0x0E, 1, (uint32_t[]){1});
+    h = drl_test_idx_header(b, 0x0E, 1, (uint32_t[]){1});
     memcpy(b + h, "\x3f\xb9\x99\x99\x99\x99\x99\x9a", 8);
     ck_assert_int_eq(drl_idx_parse(&e, b, h + 8, 0, &x), 0);
     ck_assert(x->data[0] == 0.1f);
@@ -177,11 +162,11 @@ START_TEST(test_malformed) {
     /* dims whose product overflows size_t, and with f64 elements */
     uint8_t h[32];
     uint32_t big[4] = {0xffffffffu, 0xffffffffu, 0xffffffffu, 2};
-    size_t hl = idx_header(h, 0x08, 4, big);
+    size_t hl = drl_test_idx_header(h, 0x08, 4, big);
     ck_assert_int_eq(drl_idx_parse(&e, h, hl, 0, &x), DRL_EFORMAT);
     ck_assert_msg(strstr(e.msg, "overflow") != NULL, "%s", e.msg);
     uint32_t big2[2] = {0xffffffffu, 0x7fffffffu};
-    hl = idx_header(h, 0x0E, 2, big2);
+    hl = drl_test_idx_header(h, 0x0E, 2, big2);
     ck_assert_int_eq(drl_idx_parse(&e, h, hl, 0, &x), DRL_EFORMAT);
 
     /* plain input above the cap */
@@ -231,7 +216,7 @@ START_TEST(test_gzip_bomb) {
     const size_t payload = (size_t)16 << 20;
     uint32_t dims[3] = {16384, 32, 32};
     uint8_t *raw = calloc(1, 16 + payload);
-    size_t h = idx_header(raw, 0x08, 3, dims);
+    size_t h = drl_test_idx_header(raw, 0x08, 3, dims);
     size_t gn;
     uint8_t *g = gzip(raw, h + payload, &gn);
     free(raw);

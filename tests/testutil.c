@@ -78,3 +78,17 @@ float *drl_test_zeros(size_t n) {
     ck_assert_ptr_nonnull(x);
     return x;
 }
+
+size_t drl_test_idx_header(uint8_t *b, int type, int ndim, const uint32_t *dims) {
+    b[0] = 0;
+    b[1] = 0;
+    b[2] = (uint8_t)type;
+    b[3] = (uint8_t)ndim;
+    for (int i = 0; i < ndim; i++) {
+        b[4 + 4 * i] = (uint8_t)(dims[i] >> 24);
+        b[5 + 4 * i] = (uint8_t)(dims[i] >> 16);
+        b[6 + 4 * i] = (uint8_t)(dims[i] >> 8);
+        b[7 + 4 * i] = (uint8_t)dims[i];
+    }
+    return 4 + 4 * (size_t)ndim;
+}

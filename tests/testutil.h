@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rng.h"
 
@@ -22,6 +23,9 @@ unsigned char *drl_test_read_file(const char *path, size_t *n);
 /* malloc'd arrays for op tests (assert on failure; caller frees): N(0, scale²) from r, zeros. */
 float *drl_test_randn(drl_rng *rng, size_t n, float scale);
 float *drl_test_zeros(size_t n);
+/* Writes an IDX header (two zero bytes, type, ndim, big-endian u32 dims) into b; returns its
+ * length (4 + 4·ndim). */
+size_t drl_test_idx_header(uint8_t *b, int type, int ndim, const uint32_t *dims);
 /* Runs a suite, returns the process exit status. */
 int drl_test_run(Suite *s);
 
