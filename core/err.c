@@ -57,6 +57,7 @@ const char *drl_err_name(int code) {
     case DRL_ENOTFOUND: return "notfound";
     case DRL_EUNSUPPORTED: return "unsupported";
     case DRL_ECANCELLED: return "cancelled";
+    case DRL_EBUSY: return "busy";
     default: return "error";
     }
 }

@@ -19,6 +19,7 @@ enum {
     DRL_ENOTFOUND = -6,/* a named thing (file, tensor, model) does not exist */
     DRL_EUNSUPPORTED = -7, /* valid input we do not handle (dtype, format variant) */
     DRL_ECANCELLED = -8,   /* work stopped on request */
+    DRL_EBUSY = -9,        /* the resource is in use (retry later) */
 };
 
 #define DRL_ERR_MAX 512

@@ -27,8 +27,11 @@ for c in serve train encode sample eval inspect; do
   expect_rc 0 "drl $c --help" "$BIN" "$c" --help
   grep -q "usage: drl $c" "$TMP/out" && ok "drl $c --help prints usage" || bad "drl $c --help prints usage"
 done
-expect_rc 3 "serve says it is not built" "$BIN" serve
-expect_err "not built yet" "serve names its state"
+expect_rc 2 "serve with a bad port" "$BIN" serve --port 70000
+expect_err "not an integer in" "serve names the bad value"
+expect_rc 2 "serve with an unknown flag" "$BIN" serve --bogus
+expect_rc 1 "serve with a missing model" "$BIN" serve --model "$TMP/none.safetensors" --port 0
+expect_err "no such model file" "serve names the missing model"
 expect_rc 2 "sample without a condition" "$BIN" sample --model x --out "$TMP/g.png"
 expect_rc 2 "sample with a bad sampler" "$BIN" sample --model x --image a.png --sampler heun --out "$TMP/g.png"
 expect_rc 2 "train without --out" "$BIN" train

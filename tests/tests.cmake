@@ -34,3 +34,11 @@ foreach(py ${DRL_PY_TESTS})
   set_tests_properties(py_${name} PROPERTIES ENVIRONMENT "${DRL_SCRIPT_ENV}" TIMEOUT 900
                        SKIP_RETURN_CODE 77)
 endforeach()
+
+# curl-based integration tests: each starts `drl serve` on a free loopback port.
+file(GLOB DRL_IT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/integration/*_test.sh)
+foreach(sh ${DRL_IT_TESTS})
+  get_filename_component(name ${sh} NAME_WE)
+  add_test(NAME it_${name} COMMAND bash ${sh})
+  set_tests_properties(it_${name} PROPERTIES ENVIRONMENT "${DRL_SCRIPT_ENV}" TIMEOUT 900)
+endforeach()

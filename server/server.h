@@ -1,0 +1,55 @@
+/* server.h — `drl serve`: the HTTP/JSON daemon (docs/api.md).
+ *
+ * One drl_server holds everything a request can touch: the config, the model registry, the
+ * encode batcher, the sampling worker, metrics and the libmicrohttpd daemon. It is passed to
+ * every handler through MHD's `cls` pointer; there are no globals.
+ *
+ * Threads: libmicrohttpd runs one thread per connection, so a request that waits for the
+ * encoder blocks only its own connection, and /healthz, /readyz and /metrics are answered
+ * directly by their connection's thread without touching any inference queue. Inference runs on
+ * two workers: the batcher (encode, trajectory, OIP infer) and the sampler (lower priority). */
+#ifndef DRL_SERVER_SERVER_H
+#define DRL_SERVER_SERVER_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+typedef struct {
+    const char *model_path;
+    const char *name;          /* served name; NULL: the file name without .safetensors */
+    const char *host;          /* "0.0.0.0", "127.0.0.1", "::" ... */
+    int port;                  /* 0: any free port (see drl_server_port) */
+    int threads;               /* encoder worker threads */
+    int sample_threads;
+    int max_batch, max_delay_ms, queue;
+    size_t max_body;
+    int max_images, max_image_side, max_sample_n, max_sample_steps, sample_queue;
+    int max_connections, timeout_s;
+    const char *token;         /* admin bearer token, NULL: admin routes disabled */
+    int drain_delay_ms, drain_timeout_ms;
+    const char *cors_origin;   /* NULL: no CORS headers */
+    int quiet;                 /* no per-request log lines */
+} drl_server_config;
+
+drl_server_config drl_server_defaults(void);
+
+typedef struct drl_server drl_server;
+
+/* Loads and warms the model, starts the workers and the listener; the server is ready when this
+ * returns. */
+int drl_server_create(drl_err *err, const drl_server_config *cfg, drl_server **out);
+int drl_server_port(const drl_server *s);
+/* Reloads the model from path (NULL: the current path), as POST /v1/models/reload does. */
+int drl_server_reload(drl_err *err, drl_server *s, const char *path);
+/* Graceful stop: /readyz turns 503 at once, wait drain_delay_ms, stop accepting, let in-flight
+ * requests finish (at most drain_timeout_ms), stop the workers. Returns the number of requests
+ * that were still running at the deadline (0 on a clean drain). */
+int drl_server_shutdown(drl_server *s);
+void drl_server_free(drl_server *s);
+
+/* One JSON log line on stderr: {"ts":...,"level":LEVEL,"msg":MSG} plus the extra fields given
+ * as a JSON object text without braces (may be NULL), e.g. "\"port\":8080". */
+void drl_server_log(const char *level, const char *msg, const char *extra_fields);
+
+#endif
