@@ -1,7 +1,10 @@
 /* bench_model.c — throughput of the full networks: encoder forward (batch B images/s),
  * batch-1 encoder latency, and one DRL training step (forward + backward + Adam) images/s.
  * Prints one JSON object so bench/run.sh can put it beside PyTorch's figures.
- * usage: bench_model [--threads N] [--batch B] [--train-batch B] [--reps R] */
+ * usage: bench_model [--threads N] [--batch B] [--train-batch B] [--reps R] [--model FILE]
+ *                    [--encoder-only]
+ * --model measures a checkpoint's networks instead of the default config's; --encoder-only skips
+ * the training step (bench/load.sh compares the server's HTTP throughput with this figure). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,21 +22,26 @@ static double now_s(void) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 1, B = 256, TB = 64, reps = 5;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--train-batch")) TB = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+    int threads = 1, B = 256, TB = 64, reps = 5, encoder_only = 0;
+    const char *model_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : "";
+        if (!strcmp(argv[i], "--encoder-only")) encoder_only = 1;
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(v), i++;
+        else if (!strcmp(argv[i], "--model")) model_path = v, i++;
+        else if (!strcmp(argv[i], "--batch")) B = atoi(v), i++;
+        else if (!strcmp(argv[i], "--train-batch")) TB = atoi(v), i++;
+        else if (!strcmp(argv[i], "--reps")) reps = atoi(v), i++;
     }
     drl_threads_set(threads);
     drl_err err = {0};
     drl_config cfg = drl_config_defaults();
     drl_model *m = NULL;
-    if (drl_model_create(&err, &cfg, 1, &m)) {
+    if (model_path ? drl_model_load(&err, model_path, &m) : drl_model_create(&err, &cfg, 1, &m)) {
         fprintf(stderr, "bench_model: %s\n", err.msg);
         return 1;
     }
+    cfg = m->cfg;
     size_t n = (size_t)cfg.C * cfg.H * cfg.W;
     int maxB = B > TB ? B : TB;
     float *x = malloc((size_t)maxB * n * sizeof(float)), *eps = malloc((size_t)maxB * n * sizeof(float));
@@ -67,6 +75,15 @@ int main(int argc, char **argv) {
     }
     double lat_ms = best * 1e3;
     drl_model_acts_free(a);
+
+    if (encoder_only) {
+        printf("{\"impl\":\"drl-c\",\"threads\":%d,\"encoder_batch\":%d,\"encoder_img_per_s\":%.1f,"
+               "\"encoder_b1_latency_ms\":%.3f,\"params\":%zu}\n",
+               threads, B, enc_ips, lat_ms, drl_params_trainable(&m->params));
+        free(x), free(eps), free(t), free(z);
+        drl_model_free(m);
+        return 0;
+    }
 
     /* training step */
     a = drl_model_acts_create(&err, m, TB, 1);

@@ -75,6 +75,7 @@ typedef struct {
     char buf[BUF_CAP];
     size_t off, len;      /* unread bytes are buf[off, len) */
     uint64_t bytes_in;
+    int peer_closed;      /* the last failure was an end of stream or a reset, not a timeout */
 } conn;
 
 enum { X_DONE = 0, X_SOCK = -1, X_PROTO = -2, X_CONNECT = -3 /* a socket error too */ };
@@ -84,6 +85,7 @@ static void conn_close(conn *c) {
     c->fd = -1;
     c->off = c->len = 0;
     c->served = 0;
+    c->peer_closed = 0;
 }
 
 static int conn_open(conn *c, const load_cfg *cfg) {
@@ -119,6 +121,7 @@ static ssize_t conn_fill(conn *c) {
         ssize_t r = recv(c->fd, c->buf + c->len, BUF_CAP - c->len, 0);
         if (r < 0 && errno == EINTR) continue;
         if (r > 0) c->len += (size_t)r, c->bytes_in += (uint64_t)r;
+        c->peer_closed = r == 0 || (r < 0 && errno == ECONNRESET);
         return r;
     }
 }
@@ -160,7 +163,10 @@ static int conn_send(conn *c, const char *p, size_t n) {
     while (n > 0) {
         ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return X_SOCK;
+        if (w <= 0) {
+            c->peer_closed = w < 0 && (errno == EPIPE || errno == ECONNRESET);
+            return X_SOCK;
+        }
         p += w, n -= (size_t)w;
     }
     return X_DONE;
@@ -256,9 +262,9 @@ static int read_response(conn *c, int *status, int *keep) {
     }
 }
 
-/* Sends the request and reads its answer. A connection that has served before and fails before
- * any byte of the answer arrived was most likely closed by the server while idle: reopen it and
- * try once more. */
+/* Sends the request and reads its answer. A connection that has served before and is closed or
+ * reset before any byte of the answer arrived was most likely closed by the server while idle:
+ * reopen it and try once more (a timeout is not retried: the server got the request). */
 static int exchange(conn *c, const load_cfg *cfg, load_thread *th, int *status, int *keep) {
     for (int attempt = 0;; attempt++) {
         if (c->fd < 0) {
@@ -273,7 +279,7 @@ static int exchange(conn *c, const load_cfg *cfg, load_thread *th, int *status, 
             c->served++;
             return X_DONE;
         }
-        int stale = reused && c->bytes_in == in0 && rc == X_SOCK;
+        int stale = reused && c->bytes_in == in0 && rc == X_SOCK && c->peer_closed;
         conn_close(c);
         if (!stale || attempt > 0) return rc;
         th->retries++;

@@ -49,9 +49,20 @@ static const char *usage_text =
     "  --drain-timeout-ms N    longest wait for in-flight requests (DRL_DRAIN_TIMEOUT_MS; 30000)\n"
     "  --cors-origin O         send Access-Control-Allow-Origin: O (DRL_CORS_ORIGIN; off)\n"
     "  --quiet                 no per-request log lines (DRL_QUIET=1)\n"
+    "Training (the dataset and job routes; admin token required):\n"
+    "  --work-dir DIR          datasets, jobs and promoted models live here; replicas may share\n"
+    "                          it (DRL_WORK_DIR; without it training is disabled)\n"
+    "  --models-dir DIR        promoted models and the `current` manifest (DRL_MODELS_DIR;\n"
+    "                          DIR/models); a promoted model is served instead of --model\n"
+    "  --train-threads N       training worker threads, lower priority (DRL_TRAIN_THREADS; 1)\n"
+    "  --train-worker on|off   whether this process runs jobs (DRL_TRAIN_WORKER; on; one process\n"
+    "                          per work dir runs them, the others stand by)\n"
+    "  --max-upload BYTES      dataset upload limit (DRL_MAX_UPLOAD; 268435456)\n"
+    "  --max-upload-images N   images per dataset (DRL_MAX_UPLOAD_IMAGES; 100000)\n"
+    "  --manifest-poll-ms N    how often the `current` manifest is checked (DRL_MANIFEST_POLL_MS; 1000)\n"
     "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the model file.\n";
 
-typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_FLAG } opt_kind;
+typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_FLAG, OPT_BOOL } opt_kind;
 
 typedef struct {
     const char *flag, *env;
@@ -77,6 +88,14 @@ static int set_opt(const opt *o, const char *what, const char *v) {
     switch (o->kind) {
     case OPT_STR: *(const char **)o->dst = v; return 0;
     case OPT_FLAG: *(int *)o->dst = !(v && (!strcmp(v, "0") || !strcmp(v, "false"))); return 0;
+    case OPT_BOOL:
+        if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "true")) *(int *)o->dst = 1;
+        else if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "false")) *(int *)o->dst = 0;
+        else {
+            fprintf(stderr, "drl serve: %s: '%s' is not on or off\n", what, v);
+            return -1;
+        }
+        return 0;
     case OPT_INT:
         if (parse_num(what, v, o->lo, o->hi, &n)) return -1;
         *(int *)o->dst = (int)n;
@@ -178,6 +197,13 @@ int drl_cli_serve(int argc, char **argv) {
         {"--drain-timeout-ms", "DRL_DRAIN_TIMEOUT_MS", OPT_INT, &cfg.drain_timeout_ms, 0, 3600000},
         {"--cors-origin", "DRL_CORS_ORIGIN", OPT_STR, &cfg.cors_origin, 0, 0},
         {"--quiet", "DRL_QUIET", OPT_FLAG, &cfg.quiet, 0, 0},
+        {"--work-dir", "DRL_WORK_DIR", OPT_STR, &cfg.work_dir, 0, 0},
+        {"--models-dir", "DRL_MODELS_DIR", OPT_STR, &cfg.models_dir, 0, 0},
+        {"--train-threads", "DRL_TRAIN_THREADS", OPT_INT, &cfg.train_threads, 1, 1024},
+        {"--train-worker", "DRL_TRAIN_WORKER", OPT_BOOL, &cfg.worker, 0, 0},
+        {"--max-upload", "DRL_MAX_UPLOAD", OPT_SIZE, &cfg.max_upload, 1, 1LL << 36},
+        {"--max-upload-images", "DRL_MAX_UPLOAD_IMAGES", OPT_INT, &cfg.max_upload_images, 1, 10000000},
+        {"--manifest-poll-ms", "DRL_MANIFEST_POLL_MS", OPT_INT, &cfg.manifest_poll_ms, 50, 3600000},
     };
     const int n_opts = (int)(sizeof opts / sizeof *opts);
     char seen[sizeof opts / sizeof *opts] = {0};

@@ -144,6 +144,48 @@ static void even_times(float *times, int K, float t_min, float t_max) {
     if (K > 1) times[K - 1] = t_max;
 }
 
+/* The JSON form: {"image", "times" | "steps"}; the grid is checked before anything is allocated. */
+static int trajectory_json(drl_proto_error *e, const json_t *root, const drl_proto_model *m,
+                           const drl_proto_limits *L, drl_proto_trajectory_req *out) {
+    static const char *const keys[] = {"image", "times", "steps", NULL};
+    const json_t *times = json_object_get(root, "times"), *steps = json_object_get(root, "steps");
+    int K = TRAJECTORY_DEFAULT_STEPS < L->max_times ? TRAJECTORY_DEFAULT_STEPS : L->max_times;
+    if (drl_proto_json_keys(e, root, "", keys)) return -1;
+    if (times && steps)
+        return drl_proto_errorf(e, 422, "invalid_input",
+                                "give either \"times\" or \"steps\", not both");
+    if (times) {
+        size_t count;
+        if (drl_proto_json_array(e, times, "times", &count)) return -1;
+        if (count == 0 || count > (size_t)L->max_times)
+            return drl_proto_errorf(e, 422, "invalid_input", "times: %zu times, expected 1 to %d",
+                                    count, L->max_times);
+        K = (int)count;
+    } else if (steps) {
+        long long k;
+        if (drl_proto_json_int(e, steps, "steps", 1, L->max_times, &k)) return -1;
+        K = (int)k;
+    }
+    if (!(out->times = malloc((size_t)K * sizeof(float))))
+        return drl_proto_errorf(e, 503, "overloaded", "out of memory");
+    if (times) {
+        for (int k = 0; k < K; k++) {
+            char field[32];
+            snprintf(field, sizeof field, "times[%d]", k);
+            if (drl_proto_json_float(e, json_array_get(times, (size_t)k), field, m->t_eps, 1.0f, 0,
+                                     &out->times[k]))
+                return -1;
+        }
+    } else {
+        even_times(out->times, K, m->t_min, m->t_max);
+    }
+    if (!(out->x = alloc_images(e, m, 1))) return -1;
+    if (drl_proto_image_from_json(e, json_object_get(root, "image"), m, L, "image", out->x))
+        return -1;
+    out->K = K;
+    return 0;
+}
+
 int drl_proto_trajectory_parse(drl_proto_error *e, const char *media, const uint8_t *body,
                                size_t n, const drl_proto_model *m, const drl_proto_limits *lim,
                                drl_proto_trajectory_req *out) {
@@ -156,70 +198,26 @@ int drl_proto_trajectory_parse(drl_proto_error *e, const char *media, const uint
     int kind = drl_proto_media_pick(e, media, media_ok, 2);
     if (kind < 0) return -1;
     drl_proto_limits L = drl_proto_limits_resolve(lim);
-    int K = TRAJECTORY_DEFAULT_STEPS < L.max_times ? TRAJECTORY_DEFAULT_STEPS : L.max_times;
-
-    if (kind == 1) {
-        if (!(out->x = alloc_images(e, m, 1)) || !(out->times = malloc((size_t)K * sizeof(float))))
-            goto oom;
-        if (drl_proto_image_from_png(e, body, n, m, &L, "body", out->x)) goto fail;
+    int rc = -1;
+    if (kind == 1) { /* one PNG: the default grid */
+        int K = TRAJECTORY_DEFAULT_STEPS < L.max_times ? TRAJECTORY_DEFAULT_STEPS : L.max_times;
+        if (!(out->x = alloc_images(e, m, 1))) goto done;
+        if (!(out->times = malloc((size_t)K * sizeof(float)))) {
+            drl_proto_errorf(e, 503, "overloaded", "out of memory");
+            goto done;
+        }
+        if (drl_proto_image_from_png(e, body, n, m, &L, "body", out->x)) goto done;
         even_times(out->times, K, m->t_min, m->t_max);
         out->K = K;
-        return 0;
-    }
-
-    json_t *root = drl_proto_json_load(e, body, n);
-    if (!root) return -1;
-    static const char *const keys[] = {"image", "times", "steps", NULL};
-    json_t *times = json_object_get(root, "times"), *steps = json_object_get(root, "steps");
-    size_t count = 0;
-    if (drl_proto_json_keys(e, root, "", keys)) goto fail_json;
-    if (times && steps) {
-        drl_proto_errorf(e, 422, "invalid_input", "give either \"times\" or \"steps\", not both");
-        goto fail_json;
-    }
-    if (times) {
-        if (drl_proto_json_array(e, times, "times", &count)) goto fail_json;
-        if (count == 0 || count > (size_t)L.max_times) {
-            drl_proto_errorf(e, 422, "invalid_input", "times: %zu times, expected 1 to %d", count,
-                             L.max_times);
-            goto fail_json;
-        }
-        K = (int)count;
-    } else if (steps) {
-        long long k;
-        if (drl_proto_json_int(e, steps, "steps", 1, L.max_times, &k)) goto fail_json;
-        K = (int)k;
-    }
-    if (!(out->times = malloc((size_t)K * sizeof(float)))) {
-        json_decref(root);
-        goto oom;
-    }
-    if (times) {
-        for (int k = 0; k < K; k++) {
-            char field[32];
-            snprintf(field, sizeof field, "times[%d]", k);
-            if (drl_proto_json_float(e, json_array_get(times, (size_t)k), field, m->t_eps, 1.0f, 0,
-                                     &out->times[k]))
-                goto fail_json;
-        }
+        rc = 0;
     } else {
-        even_times(out->times, K, m->t_min, m->t_max);
+        json_t *root = drl_proto_json_load(e, body, n);
+        if (root) rc = trajectory_json(e, root, m, &L, out);
+        json_decref(root);
     }
-    if (!(out->x = alloc_images(e, m, 1))) goto fail_json;
-    if (drl_proto_image_from_json(e, json_object_get(root, "image"), m, &L, "image", out->x))
-        goto fail_json;
-    json_decref(root);
-    out->K = K;
-    return 0;
-
-oom:
-    drl_proto_errorf(e, 503, "overloaded", "out of memory");
-    goto fail;
-fail_json:
-    json_decref(root);
-fail:
-    drl_proto_trajectory_req_release(out);
-    return -1;
+done:
+    if (rc) drl_proto_trajectory_req_release(out);
+    return rc;
 }
 
 void drl_proto_trajectory_req_release(drl_proto_trajectory_req *r) {

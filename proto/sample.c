@@ -72,8 +72,8 @@ static int parse_params(drl_proto_error *e, const json_t *root, const drl_proto_
     }
     if ((v = json_object_get(root, "snr"))) {
         double x;
-        if (drl_proto_json_number(e, v, "snr", 0.0, DBL_MAX, 1, &x)) return -1;
-        if (!(x < SNR_MAX) || !((float)x > 0.0f))
+        if (drl_proto_json_number(e, v, "snr", -DBL_MAX, DBL_MAX, 0, &x)) return -1;
+        if (!(x > 0.0 && x < SNR_MAX) || !((float)x > 0.0f))
             return drl_proto_errorf(e, 422, "invalid_input", "snr: %g outside (0, %g)", x,
                                     (double)SNR_MAX);
         r->cfg.snr = (float)x;

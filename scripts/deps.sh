@@ -5,7 +5,7 @@
 set -euo pipefail
 
 BUILD_PKGS="build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libopenblas-dev
-            libpng-dev zlib1g-dev check curl ca-certificates"
+            libpng-dev zlib1g-dev libarchive-dev check curl ca-certificates"
 TEST_PKGS="python3 python3-numpy python3-torch python3-sklearn dataset-fashion-mnist"
 
 want="$BUILD_PKGS"

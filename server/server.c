@@ -22,6 +22,9 @@
 
 #include "batcher.h"
 #include "codec.h"
+#include "datasets.h"
+#include "jobs.h"
+#include "upload.h"
 #include "metrics.h"
 #include "registry.h"
 #include "rng.h"
@@ -52,6 +55,14 @@ struct drl_server {
     uint64_t id_counter;
     uint64_t id_salt;
     drl_proto_limits limits;
+    /* training */
+    drl_jobs *jobs;             /* NULL without --work-dir */
+    char *models_dir;
+    pthread_t watcher;          /* follows models_dir/current */
+    int watching;
+    pthread_mutex_t watch_mu;
+    pthread_cond_t watch_cv;
+    int watch_stop;
 };
 
 drl_server_config drl_server_defaults(void) {
@@ -74,6 +85,11 @@ drl_server_config drl_server_defaults(void) {
     c.timeout_s = 30;
     c.drain_delay_ms = 0;
     c.drain_timeout_ms = 30000;
+    c.train_threads = 1;
+    c.worker = 1;
+    c.max_upload = (size_t)256 << 20;
+    c.max_upload_images = 100000;
+    c.manifest_poll_ms = 1000;
     return c;
 }
 
@@ -81,6 +97,14 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A JSON string literal for s (malloc'd, with quotes), or NULL when out of memory. */
+static char *json_quote(const char *s) {
+    json_t *v = json_string(s ? s : "");
+    char *r = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    return r;
 }
 
 /* ---- logging --------------------------------------------------------------------------- */
@@ -92,7 +116,7 @@ void drl_server_log(const char *level, const char *msg, const char *extra) {
     gmtime_r(&ts.tv_sec, &tm);
     char when[40];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    char *m = json_dumps(json_string(msg ? msg : ""), JSON_ENCODE_ANY);
+    char *m = json_quote(msg ? msg : "");
     char line[4096];
     int n = snprintf(line, sizeof line, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":%s%s%s}\n", when,
                      ts.tv_nsec / 1000000, level, m ? m : "\"\"", extra ? "," : "", extra ? extra : "");
@@ -111,51 +135,70 @@ void drl_server_log(const char *level, const char *msg, const char *extra) {
 
 typedef enum {
     R_HEALTHZ, R_READYZ, R_METRICS, R_OPENAPI, R_MODELS, R_RELOAD, R_ENCODE, R_TRAJECTORY,
-    R_SAMPLE, R_V2, R_V2_LIVE, R_V2_READY, R_V2_MODEL, R_V2_MODEL_READY, R_V2_INFER, R_NONE
+    R_SAMPLE, R_V2, R_V2_LIVE, R_V2_READY, R_V2_MODEL, R_V2_MODEL_READY, R_V2_INFER,
+    R_DATASETS, R_DATASET, R_JOBS, R_JOB, R_JOB_PROMOTE, R_JOB_RESUME, R_NONE
 } route_id;
+
+enum { M_GET = 1, M_POST = 2, M_DELETE = 4 }; /* M_GET includes HEAD */
 
 typedef struct {
     const char *tmpl;
     const char *allow;  /* methods, for 405 and OPTIONS */
-    int post;           /* 1: POST route, 0: GET (and HEAD) */
+    int methods;
     int admin;
     int oip;            /* errors in the OIP shape */
 } route_info;
 
 static const route_info routes[] = {
-    [R_HEALTHZ] = {"/healthz", "GET, HEAD", 0, 0, 0},
-    [R_READYZ] = {"/readyz", "GET, HEAD", 0, 0, 0},
-    [R_METRICS] = {"/metrics", "GET, HEAD", 0, 0, 0},
-    [R_OPENAPI] = {"/openapi.yaml", "GET, HEAD", 0, 0, 0},
-    [R_MODELS] = {"/v1/models", "GET, HEAD", 0, 0, 0},
-    [R_RELOAD] = {"/v1/models/reload", "POST", 1, 1, 0},
-    [R_ENCODE] = {"/v1/encode", "POST", 1, 0, 0},
-    [R_TRAJECTORY] = {"/v1/trajectory", "POST", 1, 0, 0},
-    [R_SAMPLE] = {"/v1/sample", "POST", 1, 0, 0},
-    [R_V2] = {"/v2", "GET, HEAD", 0, 0, 1},
-    [R_V2_LIVE] = {"/v2/health/live", "GET, HEAD", 0, 0, 1},
-    [R_V2_READY] = {"/v2/health/ready", "GET, HEAD", 0, 0, 1},
-    [R_V2_MODEL] = {"/v2/models/{name}", "GET, HEAD", 0, 0, 1},
-    [R_V2_MODEL_READY] = {"/v2/models/{name}/ready", "GET, HEAD", 0, 0, 1},
-    [R_V2_INFER] = {"/v2/models/{name}/infer", "POST", 1, 0, 1},
+    [R_HEALTHZ] = {"/healthz", "GET, HEAD", M_GET, 0, 0},
+    [R_READYZ] = {"/readyz", "GET, HEAD", M_GET, 0, 0},
+    [R_METRICS] = {"/metrics", "GET, HEAD", M_GET, 0, 0},
+    [R_OPENAPI] = {"/openapi.yaml", "GET, HEAD", M_GET, 0, 0},
+    [R_MODELS] = {"/v1/models", "GET, HEAD", M_GET, 0, 0},
+    [R_RELOAD] = {"/v1/models/reload", "POST", M_POST, 1, 0},
+    [R_ENCODE] = {"/v1/encode", "POST", M_POST, 0, 0},
+    [R_TRAJECTORY] = {"/v1/trajectory", "POST", M_POST, 0, 0},
+    [R_SAMPLE] = {"/v1/sample", "POST", M_POST, 0, 0},
+    [R_V2] = {"/v2", "GET, HEAD", M_GET, 0, 1},
+    [R_V2_LIVE] = {"/v2/health/live", "GET, HEAD", M_GET, 0, 1},
+    [R_V2_READY] = {"/v2/health/ready", "GET, HEAD", M_GET, 0, 1},
+    [R_V2_MODEL] = {"/v2/models/{name}", "GET, HEAD", M_GET, 0, 1},
+    [R_V2_MODEL_READY] = {"/v2/models/{name}/ready", "GET, HEAD", M_GET, 0, 1},
+    [R_V2_INFER] = {"/v2/models/{name}/infer", "POST", M_POST, 0, 1},
+    [R_DATASETS] = {"/v1/datasets", "GET, HEAD, POST", M_GET | M_POST, 1, 0},
+    [R_DATASET] = {"/v1/datasets/{id}", "GET, HEAD", M_GET, 1, 0},
+    [R_JOBS] = {"/v1/train/jobs", "GET, HEAD, POST", M_GET | M_POST, 1, 0},
+    [R_JOB] = {"/v1/train/jobs/{id}", "GET, HEAD, DELETE", M_GET | M_DELETE, 1, 0},
+    [R_JOB_PROMOTE] = {"/v1/train/jobs/{id}/promote", "POST", M_POST, 1, 0},
+    [R_JOB_RESUME] = {"/v1/train/jobs/{id}/resume", "POST", M_POST, 1, 0},
     [R_NONE] = {"other", "", 0, 0, 0},
 };
 
-/* Matches a path to a route; for /v2/models/{name}... the name segment goes to name/name_len. */
-static route_id match_route(const char *url, const char **name, size_t *name_len) {
+/* If url is prefix + one segment (+ suffix), the segment goes to seg/seg_len; returns 1. */
+static int match_seg(const char *url, const char *prefix, const char *suffix, const char **seg, size_t *seg_len) {
+    size_t pl = strlen(prefix);
+    if (strncmp(url, prefix, pl)) return 0;
+    const char *sg = url + pl, *slash = strchr(sg, '/');
+    size_t len = slash ? (size_t)(slash - sg) : strlen(sg);
+    if (len == 0 || strcmp(sg + len, suffix)) return 0;
+    *seg = sg, *seg_len = len;
+    return 1;
+}
+
+/* Matches a path to a route; the {name}/{id} segment goes to seg/seg_len. */
+static route_id match_route(const char *url, const char **seg, size_t *seg_len) {
     static const route_id fixed[] = {R_HEALTHZ, R_READYZ, R_METRICS, R_OPENAPI, R_MODELS, R_RELOAD,
-                                     R_ENCODE, R_TRAJECTORY, R_SAMPLE, R_V2, R_V2_LIVE, R_V2_READY};
+                                     R_ENCODE, R_TRAJECTORY, R_SAMPLE, R_V2, R_V2_LIVE, R_V2_READY,
+                                     R_DATASETS, R_JOBS};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         if (!strcmp(url, routes[fixed[i]].tmpl)) return fixed[i];
-    const char *p = "/v2/models/";
-    if (strncmp(url, p, strlen(p))) return R_NONE;
-    const char *seg = url + strlen(p), *slash = strchr(seg, '/');
-    size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
-    if (len == 0) return R_NONE;
-    *name = seg, *name_len = len;
-    if (!slash) return R_V2_MODEL;
-    if (!strcmp(slash, "/ready")) return R_V2_MODEL_READY;
-    if (!strcmp(slash, "/infer")) return R_V2_INFER;
+    static const struct { route_id r; const char *prefix, *suffix; } pat[] = {
+        {R_V2_MODEL, "/v2/models/", ""}, {R_V2_MODEL_READY, "/v2/models/", "/ready"},
+        {R_V2_INFER, "/v2/models/", "/infer"}, {R_DATASET, "/v1/datasets/", ""},
+        {R_JOB, "/v1/train/jobs/", ""}, {R_JOB_PROMOTE, "/v1/train/jobs/", "/promote"},
+        {R_JOB_RESUME, "/v1/train/jobs/", "/resume"}};
+    for (size_t i = 0; i < sizeof pat / sizeof *pat; i++)
+        if (match_seg(url, pat[i].prefix, pat[i].suffix, seg, seg_len)) return pat[i].r;
     return R_NONE;
 }
 
@@ -393,10 +436,10 @@ static enum MHD_Result handle_reload(req_state *rs) {
     int rc = drl_registry_load(&err, &s->reg, target, s->name, prev);
     drl_metrics_reload(s->metrics, rc == 0);
     char extra[4400];
-    char *jp = json_dumps(json_string(target), JSON_ENCODE_ANY);
+    char *jp = json_quote(target);
     free(target);
     if (rc) {
-        char *jm = json_dumps(json_string(err.msg), JSON_ENCODE_ANY);
+        char *jm = json_quote(err.msg);
         snprintf(extra, sizeof extra, "\"path\":%s,\"error\":%s", jp ? jp : "null", jm ? jm : "null");
         drl_server_log("error", "reload failed; the previous model keeps serving", extra);
         free(jm), free(jp);
@@ -643,7 +686,84 @@ static enum MHD_Result handle_post(req_state *rs) {
     return ret;
 }
 
+/* ---- handlers: datasets and training jobs (admin) ------------------------------------- */
+
+static enum MHD_Result handle_upload(req_state *rs) {
+    drl_server *s = rs->srv;
+    drl_proto_error e;
+    drl_upload_limits lim = drl_upload_default_limits();
+    lim.max_side = s->cfg.max_image_side;
+    lim.max_images = (size_t)s->cfg.max_upload_images;
+    lim.max_total_pixels = (size_t)s->cfg.max_upload_images * 4096u * 3u;
+    lim.max_entry_bytes = s->cfg.max_upload;
+    drl_dataset *ds = NULL;
+    const char *format = NULL;
+    size_t skipped = 0;
+    if (drl_proto_upload_decode(&e, rs->body, rs->len, &lim, &ds, &format, &skipped)) return respond_error(rs, &e);
+    drl_err err = {0};
+    char id[40];
+    char *meta = NULL;
+    int rc = drl_datasets_store(&err, s->cfg.work_dir, ds, format, id);
+    drl_dataset_free(ds);
+    if (!rc) rc = drl_datasets_meta(&err, s->cfg.work_dir, id, &meta);
+    if (rc) return fail(rs, rc == DRL_EIO ? 507 : 500, "storage", "storing the dataset: %s", err.msg);
+    char extra[200];
+    snprintf(extra, sizeof extra, "\"dataset\":\"%s\",\"format\":\"%s\",\"skipped\":%zu", id, format, skipped);
+    drl_server_log("info", "dataset stored", extra);
+    return respond_json(rs, 201, meta, strlen(meta));
+}
+
+static enum MHD_Result handle_training(req_state *rs) {
+    drl_server *s = rs->srv;
+    if (!s->jobs)
+        return fail(rs, 503, "training_disabled", "training is disabled on this server: start it with --work-dir DIR");
+    char id[64] = "";
+    if (rs->model_name_len) {
+        if (rs->model_name_len >= sizeof id) return fail(rs, 404, "not_found", "no such id");
+        memcpy(id, rs->model_name, rs->model_name_len);
+        id[rs->model_name_len] = 0;
+    }
+    int is_post = !strcmp(rs->method, "POST"), is_delete = !strcmp(rs->method, "DELETE");
+    drl_proto_error e;
+    char *json = NULL;
+    size_t len = 0;
+    int status = 200, rc;
+    drl_err err = {0};
+    switch (rs->route) {
+    case R_DATASETS:
+        if (is_post) return handle_upload(rs);
+        rc = drl_datasets_list(&err, s->cfg.work_dir, &json);
+        if (rc) return fail(rs, 500, "internal", "%s", err.msg);
+        return respond_json(rs, 200, json, strlen(json));
+    case R_DATASET:
+        rc = drl_datasets_meta(&err, s->cfg.work_dir, id, &json);
+        if (rc == DRL_ENOTFOUND || rc == DRL_EINVAL) return fail(rs, 404, "not_found", "no dataset '%s'", id);
+        if (rc) return fail(rs, 500, "internal", "%s", err.msg);
+        return respond_json(rs, 200, json, strlen(json));
+    case R_JOBS:
+        rc = is_post ? drl_jobs_create(&e, s->jobs, media_type(rs), rs->body, rs->len, &status, &json, &len)
+                     : drl_jobs_list(&e, s->jobs, &json, &len);
+        break;
+    case R_JOB:
+        rc = is_delete ? drl_jobs_cancel(&e, s->jobs, id, &status, &json, &len) : drl_jobs_get(&e, s->jobs, id, &json, &len);
+        break;
+    case R_JOB_PROMOTE: rc = drl_jobs_promote(&e, s->jobs, id, &json, &len); break;
+    case R_JOB_RESUME: rc = drl_jobs_resume(&e, s->jobs, id, &status, &json, &len); break;
+    default: return fail(rs, 500, "internal", "unhandled route");
+    }
+    if (rc) return respond_error(rs, &e);
+    return respond_json(rs, status, json, len);
+}
+
 /* ---- MHD callbacks --------------------------------------------------------------------- */
+
+/* Uploads of training data have their own, larger limit. */
+static size_t body_limit(const req_state *rs) {
+    return rs->route == R_DATASETS ? rs->srv->cfg.max_upload : rs->srv->cfg.max_body;
+}
+static const char *body_limit_flag(const req_state *rs) {
+    return rs->route == R_DATASETS ? "--max-upload" : "--max-body";
+}
 
 /* True when the comma-separated header value holds `tok` (case-insensitive). */
 static int has_token_ci(const char *v, const char *tok) {
@@ -659,14 +779,15 @@ static enum MHD_Result begin(req_state *rs, const char *method, const char *url)
     const route_info *ri = &routes[rs->route];
     if (rs->route == R_NONE)
         return fail(rs, 404, "not_found", "no route %s %.200s (see GET /openapi.yaml)", method, url);
-    int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-    int is_post = !strcmp(method, "POST");
+    int m = !strcmp(method, "GET") || !strcmp(method, "HEAD") ? M_GET
+            : !strcmp(method, "POST") ? M_POST : !strcmp(method, "DELETE") ? M_DELETE : 0;
+    int is_post = m == M_POST;
     if (!strcmp(method, "OPTIONS")) {
         header h[3] = {{"Allow", ri->allow}, {"Access-Control-Allow-Methods", ri->allow},
                        {"Access-Control-Allow-Headers", "Content-Type, Authorization, X-Request-Id"}};
         return respond(rs, 204, NULL, NULL, 0, h, s->cfg.cors_origin ? 3 : 1);
     }
-    if ((ri->post && !is_post) || (!ri->post && !is_get))
+    if (!(ri->methods & m))
         return fail(rs, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", method, ri->tmpl, ri->allow);
     if (ri->admin) {
         drl_proto_error e;
@@ -675,13 +796,14 @@ static enum MHD_Result begin(req_state *rs, const char *method, const char *url)
     if (is_post) {
         const char *cl = MHD_lookup_connection_value(rs->conn, MHD_HEADER_KIND, "Content-Length");
         const char *te = MHD_lookup_connection_value(rs->conn, MHD_HEADER_KIND, "Transfer-Encoding");
-        if (!cl && !(te && has_token_ci(te, "chunked")) && rs->route != R_RELOAD)
+        if (!cl && !(te && has_token_ci(te, "chunked")) && rs->route != R_RELOAD && rs->route != R_JOB_PROMOTE &&
+            rs->route != R_JOB_RESUME)
             return fail(rs, 411, "length_required", "POST %s needs a Content-Length (or chunked encoding)", ri->tmpl);
         if (cl) {
             char *end;
             unsigned long long n = strtoull(cl, &end, 10);
-            if (*cl == '-' || *end || n > s->cfg.max_body)
-                return fail(rs, 413, "payload_too_large", "request body of %s bytes exceeds the limit of %zu bytes (--max-body)", cl, s->cfg.max_body);
+            if (*cl == '-' || *end || n > body_limit(rs))
+                return fail(rs, 413, "payload_too_large", "request body of %s bytes exceeds the limit of %zu bytes (%s)", cl, body_limit(rs), body_limit_flag(rs));
         }
     }
     return MHD_YES;
@@ -720,20 +842,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_size) {
         size_t n = *upload_size;
         rs->bytes_in += n;
-        if (rs->body_error || rs->len + n > s->cfg.max_body) {
+        size_t limit = body_limit(rs);
+        if (rs->body_error || rs->len + n > limit) {
             /* A body without Content-Length ran over the limit. Read and drop the rest (up to a
              * bound) and answer at its end: answering mid-upload makes the kernel reset the
              * connection when it closes with unread data, and the client would lose the 413. */
             rs->body_error = 1;
             *upload_size = 0;
-            if (rs->bytes_in > s->cfg.max_body + DISCARD_MAX)
-                return fail(rs, 413, "payload_too_large", "request body exceeds the limit of %zu bytes (--max-body)", s->cfg.max_body);
+            if (rs->bytes_in > limit + DISCARD_MAX)
+                return fail(rs, 413, "payload_too_large", "request body exceeds the limit of %zu bytes (%s)", limit, body_limit_flag(rs));
             return MHD_YES;
         }
         if (rs->len + n > rs->cap) {
             size_t cap = rs->cap ? rs->cap : 4096;
             while (cap < rs->len + n) cap *= 2;
-            if (cap > s->cfg.max_body) cap = s->cfg.max_body;
+            if (cap > limit) cap = limit;
             uint8_t *b = realloc(rs->body, cap);
             if (!b) {
                 *upload_size = 0;
@@ -748,8 +871,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     /* the whole request is here */
     if (rs->body_error)
-        return fail(rs, 413, "payload_too_large", "request body of %zu bytes exceeds the limit of %zu bytes (--max-body)", rs->bytes_in, s->cfg.max_body);
-    if (routes[rs->route].post) return handle_post(rs);
+        return fail(rs, 413, "payload_too_large", "request body of %zu bytes exceeds the limit of %zu bytes (%s)", rs->bytes_in, body_limit(rs), body_limit_flag(rs));
+    if (rs->route >= R_DATASETS) return handle_training(rs);
+    if (routes[rs->route].methods & M_POST) return handle_post(rs);
     return handle_get(rs);
 }
 
@@ -844,6 +968,47 @@ static int start_listener(drl_err *err, drl_server *s) {
     return 0;
 }
 
+/* Follows models_dir/current: when the manifest names a model other than the one served (a
+ * promotion on any replica sharing the directory), load it. */
+static void *watch_manifest(void *arg) {
+    drl_server *s = arg;
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += s->cfg.manifest_poll_ms / 1000;
+        ts.tv_nsec += (long)(s->cfg.manifest_poll_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_mutex_lock(&s->watch_mu);
+        if (!s->watch_stop) pthread_cond_timedwait(&s->watch_cv, &s->watch_mu, &ts);
+        int stop = s->watch_stop;
+        pthread_mutex_unlock(&s->watch_mu);
+        if (stop) break;
+        char path[4096], sha[65];
+        drl_err err = {0};
+        if (drl_jobs_manifest_read(&err, s->models_dir, path, sizeof path, sha)) continue;
+        drl_served *sv = drl_registry_acquire(&s->reg);
+        int same = sv && !strcmp(sv->sha256, sha);
+        drl_registry_release(&s->reg, sv);
+        if (same) continue;
+        char prev[13] = "";
+        int rc = drl_registry_load(&err, &s->reg, path, s->name, prev);
+        if (rc == DRL_EBUSY) continue; /* a reload is running; look again next time */
+        drl_metrics_reload(s->metrics, rc == 0);
+        char extra[4400];
+        char *jp = json_quote(path);
+        char *jm = json_quote(rc ? err.msg : "");
+        snprintf(extra, sizeof extra, "\"path\":%s,\"previous_version\":\"%s\",\"error\":%s", jp ? jp : "null", prev, jm ? jm : "null");
+        free(jp), free(jm);
+        drl_server_log(rc ? "error" : "info", rc ? "manifest names a model that does not load; keeping the current one"
+                                                : "model changed by the manifest", extra);
+        if (rc) { /* do not retry a bad file every poll: wait for the manifest to change */
+            struct timespec back = {5, 0};
+            nanosleep(&back, NULL);
+        }
+    }
+    return NULL;
+}
+
 int drl_server_create(drl_err *err, const drl_server_config *cfg, drl_server **out) {
     *out = NULL;
     if (!cfg->model_path) return drl_errf(err, DRL_EINVAL, "no model path given");
@@ -859,6 +1024,8 @@ int drl_server_create(drl_err *err, const drl_server_config *cfg, drl_server **o
     s->cfg.token = NULL;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle_cv, NULL);
+    pthread_mutex_init(&s->watch_mu, NULL);
+    pthread_cond_init(&s->watch_cv, NULL);
     drl_registry_init(&s->reg);
     s->limits = (drl_proto_limits){cfg->max_images, cfg->max_image_side, cfg->max_sample_n, cfg->max_sample_steps, 256};
     /* request ids: a per-process salt, so ids from different replicas do not collide */
@@ -869,11 +1036,28 @@ int drl_server_create(drl_err *err, const drl_server_config *cfg, drl_server **o
     if (!s->name) rc = drl_errf(err, DRL_ENOMEM, "out of memory");
     else if (!valid_name(s->name)) rc = drl_errf(err, DRL_EINVAL, "model name '%s': use 1-100 of [A-Za-z0-9._-]", s->name);
     if (!rc && !(s->metrics = drl_metrics_create())) rc = drl_errf(err, DRL_ENOMEM, "out of memory");
-    if (!rc) rc = drl_registry_load(err, &s->reg, cfg->model_path, s->name, NULL);
+    const char *first = cfg->model_path;
+    char manifest_path[4096], sha[65];
+    if (!rc && cfg->work_dir) {
+        size_t n = strlen(cfg->work_dir) + 8;
+        if (cfg->models_dir) s->models_dir = strdup(cfg->models_dir);
+        else if ((s->models_dir = malloc(n))) snprintf(s->models_dir, n, "%s/models", cfg->work_dir);
+        if (!s->models_dir) rc = drl_errf(err, DRL_ENOMEM, "out of memory");
+        /* a promoted model (the shared manifest) wins over --model */
+        drl_err merr = {0};
+        if (!rc && !drl_jobs_manifest_read(&merr, s->models_dir, manifest_path, sizeof manifest_path, sha))
+            first = manifest_path;
+    }
+    if (!rc) rc = drl_registry_load(err, &s->reg, first, s->name, NULL);
     int threads = cfg->threads > 0 ? cfg->threads : drl_threads_cores();
     if (!rc) rc = drl_batcher_start(err, &s->batcher, &s->reg, s->metrics, cfg->max_batch, cfg->max_delay_ms, cfg->queue, threads);
     if (!rc) rc = drl_sampling_start(err, &s->sampling, &s->reg, s->metrics, &s->batcher,
                                      cfg->sample_threads > 0 ? cfg->sample_threads : 1, cfg->sample_queue);
+    if (!rc && cfg->work_dir) {
+        drl_jobs_cfg jc = {cfg->work_dir, s->models_dir, cfg->train_threads, cfg->worker, &s->reg, s->metrics, s->name};
+        rc = drl_jobs_start(err, &jc, &s->jobs);
+        if (!rc && pthread_create(&s->watcher, NULL, watch_manifest, s) == 0) s->watching = 1;
+    }
     if (!rc) rc = start_listener(err, s);
     if (rc) {
         drl_server_free(s);
@@ -899,6 +1083,21 @@ int drl_server_reload(drl_err *err, drl_server *s, const char *path) {
     return rc;
 }
 
+/* Stops the manifest watcher and the training worker (a running job checkpoints and becomes
+ * "interrupted"). */
+static void stop_training(drl_server *s) {
+    if (s->watching) {
+        pthread_mutex_lock(&s->watch_mu);
+        s->watch_stop = 1;
+        pthread_cond_broadcast(&s->watch_cv);
+        pthread_mutex_unlock(&s->watch_mu);
+        pthread_join(s->watcher, NULL);
+        s->watching = 0;
+    }
+    drl_jobs_stop(s->jobs);
+    s->jobs = NULL;
+}
+
 int drl_server_shutdown(drl_server *s) {
     pthread_mutex_lock(&s->mu);
     s->draining = 1;
@@ -920,6 +1119,7 @@ int drl_server_shutdown(drl_server *s) {
     }
     int left = s->inflight;
     pthread_mutex_unlock(&s->mu);
+    stop_training(s);
     /* the workers finish what is queued, so a straggler past the deadline still gets its answer
      * before its connection closes */
     drl_sampling_stop(&s->sampling);
@@ -934,12 +1134,16 @@ int drl_server_shutdown(drl_server *s) {
 void drl_server_free(drl_server *s) {
     if (!s) return;
     if (s->mhd) MHD_stop_daemon(s->mhd);
+    stop_training(s);
     drl_sampling_stop(&s->sampling);
     drl_batcher_stop(&s->batcher);
     drl_registry_release_all(&s->reg);
     drl_metrics_free(s->metrics);
     pthread_cond_destroy(&s->idle_cv);
     pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->watch_cv);
+    pthread_mutex_destroy(&s->watch_mu);
+    free(s->models_dir);
     free(s->name);
     if (s->token) {
         memset(s->token, 0, strlen(s->token));

@@ -30,6 +30,14 @@ typedef struct {
     int drain_delay_ms, drain_timeout_ms;
     const char *cors_origin;   /* NULL: no CORS headers */
     int quiet;                 /* no per-request log lines */
+    /* training (jobs.h): enabled by work_dir */
+    const char *work_dir;      /* NULL: the dataset and job routes answer 503 training_disabled */
+    const char *models_dir;    /* NULL: work_dir/models; holds promoted models and `current` */
+    int train_threads;         /* 1 */
+    int worker;                /* 1: this process may run jobs (one process per work dir does) */
+    size_t max_upload;         /* dataset upload body limit */
+    int max_upload_images;
+    int manifest_poll_ms;      /* how often models_dir/current is checked for a new model */
 } drl_server_config;
 
 drl_server_config drl_server_defaults(void);

@@ -205,24 +205,27 @@ static int same_series(const sample *a, const sample *b) {
     return na == nb;
 }
 
-/* Every histogram series: le increasing and ending at +Inf, counts cumulative (monotone), +Inf
- * equal to _count, and a _sum present. Returns the number of series checked. */
+static int is_bucket(const sample *s) {
+    size_t n = strlen(s->name);
+    return n > 7 && strcmp(s->name + n - 7, "_bucket") == 0;
+}
+
+/* Every histogram series: its buckets form one run of lines with le increasing and ending at
+ * +Inf, counts cumulative (monotone), +Inf equal to _count, one _sum and one _count. A series
+ * appearing as two runs is reported as a duplicate. Returns the number of series checked. */
 static int check_histograms(const parsed *ps) {
     int nseries = 0;
     for (int i = 0; i < ps->n; i++) {
         const sample *s = &ps->s[i];
-        size_t n = strlen(s->name);
-        if (n < 7 || strcmp(s->name + n - 7, "_bucket") != 0) continue;
-        int first = 1;
-        for (int j = 0; j < i && first; j++)
-            if (strcmp(ps->s[j].name, s->name) == 0 && same_series(&ps->s[j], s)) first = 0;
-        if (!first) continue;
+        if (!is_bucket(s)) continue;
+        if (i > 0 && strcmp(ps->s[i - 1].name, s->name) == 0 && same_series(&ps->s[i - 1], s))
+            continue; /* inside a run */
         nseries++;
         double prev_le = -INFINITY, prev = -1;
-        int nb = 0;
-        for (int j = i; j < ps->n; j++) {
+        int nb = 0, j = i;
+        for (; j < ps->n && strcmp(ps->s[j].name, s->name) == 0 && same_series(&ps->s[j], s);
+             j++) {
             const sample *b = &ps->s[j];
-            if (strcmp(b->name, s->name) != 0 || !same_series(b, s)) continue;
             const char *le = label(b, "le");
             ck_assert_ptr_nonnull(le);
             double v = strtod(le, NULL);
@@ -234,23 +237,29 @@ static int check_histograms(const parsed *ps) {
             nb++;
         }
         ck_assert_msg(isinf(prev_le), "%s: last bucket is not +Inf", s->name);
-        char base[128], name[160];
-        snprintf(base, sizeof base, "%.*s", (int)(n - 7), s->name);
-        int have_count = 0, have_sum = 0;
-        for (int j = 0; j < ps->n; j++) {
-            const sample *c = &ps->s[j];
-            snprintf(name, sizeof name, "%s_count", base);
-            if (strcmp(c->name, name) == 0 && same_series(c, s)) {
-                ck_assert_msg(c->value == prev, "%s: +Inf %g != _count %g", base, prev,
+        ck_assert_int_gt(nb, 1);
+        size_t n = strlen(s->name);
+        char count_name[160], sum_name[160];
+        snprintf(count_name, sizeof count_name, "%.*s_count", (int)(n - 7), s->name);
+        snprintf(sum_name, sizeof sum_name, "%.*s_sum", (int)(n - 7), s->name);
+        int runs = 0, have_count = 0, have_sum = 0;
+        for (int k = 0; k < ps->n; k++) {
+            const sample *c = &ps->s[k];
+            if (strcmp(c->name, count_name) == 0 && same_series(c, s)) {
+                ck_assert_msg(c->value == prev, "%s: +Inf %g != _count %g", count_name, prev,
                               c->value);
                 have_count++;
+            } else if (strcmp(c->name, sum_name) == 0 && same_series(c, s)) {
+                have_sum++;
+            } else if (strcmp(c->name, s->name) == 0 && same_series(c, s) &&
+                       (k == 0 || strcmp(ps->s[k - 1].name, s->name) != 0 ||
+                        !same_series(&ps->s[k - 1], s))) {
+                runs++;
             }
-            snprintf(name, sizeof name, "%s_sum", base);
-            if (strcmp(c->name, name) == 0 && same_series(c, s)) have_sum++;
         }
+        ck_assert_msg(runs == 1, "%s: series split into %d runs", s->name, runs);
         ck_assert_int_eq(have_count, 1);
         ck_assert_int_eq(have_sum, 1);
-        ck_assert_int_gt(nb, 1);
     }
     return nseries;
 }

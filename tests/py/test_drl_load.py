@@ -4,10 +4,10 @@
 Runs $DRL_BUILD_DIR/drl_load for a fraction of a second per case against a small threaded HTTP
 server in this process whose answers cover what a server may do: Content-Length bodies on a
 keep-alive connection, chunked bodies (extensions, trailers, large bodies), Connection: close,
-bodies delimited by the end of the connection, HTTP/1.0, 100 Continue, non-2xx statuses, and
-keep-alive connections dropped without notice (which drl_load must reopen and retry). The server
-checks that every POST body arrives intact and counts the answers; drl_load's JSON line must
-agree with the count. Exits 77 (skipped) when drl_load is not built or DRL_BUILD_DIR is not set."""
+bodies delimited by the end of the connection, HTTP/1.0, 100 Continue, non-2xx statuses,
+keep-alive connections dropped without notice (which drl_load must reopen and retry), and answers
+that never come (timeouts: counted, not retried). The server checks that every POST body arrives
+intact and counts the answers; drl_load's JSON line must agree with the count. Exits 77 (skipped) when drl_load is not built or DRL_BUILD_DIR is not set."""
 import json
 import os
 import socket
@@ -76,9 +76,9 @@ class Server:
                 if not ok:
                     with self.lock:
                         self.bad_bodies += 1
-                keep = self.answer(c, path, n, ok)
-                with self.lock:
+                with self.lock:  # counted before the client can see the answer
                     self.answers[path] = self.answers.get(path, 0) + 1
+                keep = self.answer(c, path, n, ok)
                 if not keep:
                     return
         except (OSError, ValueError):
@@ -121,6 +121,15 @@ class Server:
         elif path == "/status":
             s = b"503 Service Unavailable" if n % 2 == 0 else status.encode()
             c.sendall(b"HTTP/1.1 %s\r\nRetry-After: 1\r\nContent-Length: 2\r\n\r\n{}" % s)
+        elif path == "/hang":
+            # The first answer on a connection comes at once, the second never: a timeout, which
+            # the client must count as a socket error and not retry.
+            if n == 1:
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            else:
+                c.settimeout(5)
+                c.recv(1)
+                return False
         elif path == "/nocontent":
             c.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
         else:
@@ -198,6 +207,11 @@ def main():
         rc, out, _ = run(binary, f"http://127.0.0.1:{dead}/x", "--concurrency", "2", "--duration", "0.2")
         check(rc == 2 and out is not None and out["ok"] == 0 and out["socket_errors"] > 0,
               f"refused connections are socket errors, exit 2 ({rc}, {out})")
+        rc, out, _ = run(binary, base + "/hang", "--concurrency", "1", "--duration", "0.3",
+                         "--timeout", "0.6")
+        check(out is not None and out["ok"] == 1 and out["socket_errors"] == 1
+              and out["stale_retries"] == 0 and out["duration_s"] < 2,
+              f"a timeout is one socket error, not retried ({out})")
         r = subprocess.run([binary, "--url", "ftp://x/"], capture_output=True, timeout=10)
         check(r.returncode == 1, "a bad URL is a usage error")
     print(f"{NAME}: {passed} passed, {failed} failed")
