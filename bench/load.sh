@@ -14,6 +14,7 @@
 # usage: bench/load.sh   (settings from the environment)
 #   DRL_BIN=build/drl  MODEL=models/drl-fmnist.safetensors  BUILD=<dir of DRL_BIN>
 #   DURATION=10  WARMUP=2  CONCURRENCY="1 8 64"  THREADS=<cores>  MAX_BATCH=64  REPS=5
+#   TIMEOUT=10     drl_load's per-request timeout (s)
 #   PNG=<file>     request body (default: Fashion-MNIST test image 0 when the model is 1x28x28
 #                  and FMNIST_DIR=/usr/share/datasets/fashion-mnist has it, else a synthetic image)
 #   JSON_OUT=<file> also write the figures as one JSON object
@@ -89,6 +90,11 @@ print(f"request body: {what}, {C}x{H}x{W}, {len(png)} bytes PNG", file=sys.stder
 EOF
 fi
 
+read -r LOAD1 _ </proc/loadavg
+if awk -v l="$LOAD1" -v n="$(nproc)" 'BEGIN { exit !(l > 0.5 * n) }'; then
+  echo "load.sh: warning: load average $LOAD1 on $(nproc) cores; the figures will be noisy" >&2
+fi
+
 # ---- in-process encoder throughput (before the server starts, so they do not compete) -----------
 echo "in-process: $BENCH_MODEL --model $MODEL --threads $THREADS --batch $MAX_BATCH --encoder-only" >&2
 INPROC=$("$BENCH_MODEL" --model "$MODEL" --threads "$THREADS" --batch "$MAX_BATCH" --reps "$REPS" --encoder-only)
@@ -121,20 +127,29 @@ RSS0=$(rss_kb "$SERVER_PID")
 for c in $CONCURRENCY; do
   echo "drl_load: concurrency $c, ${DURATION}s (+${WARMUP}s warm-up)" >&2
   "$DRL_LOAD" --url "$BASE/v1/encode" --concurrency "$c" --duration "$DURATION" --warmup "$WARMUP" \
-    --png "$PNG" --json-out >>"$TMP/runs.jsonl" || die "drl_load failed at concurrency $c"
+    --timeout "${TIMEOUT:-10}" --png "$PNG" --json-out >>"$TMP/runs.jsonl" ||
+    echo "load.sh: drl_load at concurrency $c got no 2xx answer" >&2
 done
 RSS1=$(rss_kb "$SERVER_PID")
 
-kill -TERM "$SERVER_PID"
+# Stop: SIGTERM, and the server must exit 0 (within its drain timeout, 30 s by default).
 rc=0
-for _ in $(seq 450); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$SERVER_PID" 2>/dev/null; then
-  echo "load.sh: server still running 45 s after SIGTERM (killed on exit)" >&2
-  rc=1
-else
+if ! kill -0 "$SERVER_PID" 2>/dev/null; then
   wait "$SERVER_PID" || rc=$?
-  [ "$rc" = 0 ] || echo "load.sh: server exited $rc after SIGTERM" >&2
+  echo "load.sh: the server died during the load (exit status $rc)" >&2
+  [ "$rc" != 0 ] || rc=1
   SERVER_PID=
+else
+  kill -TERM "$SERVER_PID"
+  for _ in $(seq 450); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "load.sh: server still running 45 s after SIGTERM (killed on exit)" >&2
+    rc=1
+  else
+    wait "$SERVER_PID" || rc=$?
+    [ "$rc" = 0 ] || echo "load.sh: server exited $rc after SIGTERM" >&2
+    SERVER_PID=
+  fi
 fi
 
 # ---- report --------------------------------------------------------------------------------------
@@ -156,7 +171,7 @@ ratio = best["ok_rps"] / base
 print(f"best HTTP / in-process: {ratio:.2f} at concurrency {best['concurrency']} "
       f"(target >= 0.8: {'met' if ratio >= 0.8 else 'NOT met'})")
 print(f"server VmRSS: {rss0 / 1024:.1f} MiB before load, {rss1 / 1024:.1f} MiB after; "
-      f"exit status after SIGTERM: {rc}")
+      f"server exit status: {rc} (0 expected after SIGTERM)")
 if out:
     with open(out, "w") as f:
         json.dump({"inprocess": inproc, "runs": runs, "rss_kb_before": rss0, "rss_kb_after": rss1,

@@ -54,11 +54,6 @@ static int check_id(drl_err *err, const char *id) {
 /* ------------------------------------------------------------------------------------------ */
 /* Directories */
 
-static int ensure_dir(drl_err *err, const char *path) {
-    if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
-    return drl_errf(err, DRL_EIO, "%s: %s", path, strerror(errno));
-}
-
 static int fsync_dir(drl_err *err, const char *path) {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return drl_errf(err, DRL_EIO, "%s: %s", path, strerror(errno));
@@ -67,6 +62,13 @@ static int fsync_dir(drl_err *err, const char *path) {
         rc = drl_errf(err, DRL_EIO, "fsync %s: %s", path, strerror(errno));
     close(fd);
     return rc;
+}
+
+/* mkdir unless it exists; a new directory's entry is made durable in its parent. */
+static int ensure_dir(drl_err *err, const char *path, const char *parent) {
+    if (mkdir(path, 0755) == 0) return parent ? fsync_dir(err, parent) : 0;
+    if (errno == EEXIST) return 0;
+    return drl_errf(err, DRL_EIO, "%s: %s", path, strerror(errno));
 }
 
 /* Removes a directory holding only plain files (what store writes), best effort. */
@@ -282,7 +284,7 @@ int drl_datasets_store(drl_err *err, const char *work_dir, const drl_dataset *ds
     int rc = check_dataset(err, ds, format);
     char root[PATH_BYTES], tmp[PATH_BYTES], final[PATH_BYTES], path[PATH_BYTES];
     if (rc || (rc = join(err, root, work_dir, "datasets", NULL)) ||
-        (rc = ensure_dir(err, work_dir)) || (rc = ensure_dir(err, root)))
+        (rc = ensure_dir(err, work_dir, NULL)) || (rc = ensure_dir(err, root, work_dir)))
         return rc;
     clean_stale(root);
 

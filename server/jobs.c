@@ -131,7 +131,7 @@ static int dataset_shape(drl_proto_error *e, drl_jobs *j, const char *id, long *
     drl_err err = {0};
     char *text = NULL;
     int rc = drl_datasets_meta(&err, j->work_dir, id, &text);
-    if (rc == DRL_ENOTFOUND) return drl_proto_errorf(e, 404, "not_found", "dataset: no dataset '%s' (upload one with POST /v1/datasets)", id);
+    if (rc == DRL_ENOTFOUND || rc == DRL_EINVAL) return drl_proto_errorf(e, 404, "not_found", "dataset: no dataset '%s' (upload one with POST /v1/datasets)", id);
     if (rc) return drl_proto_errorf(e, 500, "internal", "dataset %s: %s", id, err.msg);
     json_t *m = json_loads(text, 0, NULL);
     free(text);

@@ -123,8 +123,7 @@ int drl_registry_load(drl_err *err, drl_registry *r, const char *path, const cha
         pthread_mutex_unlock(&r->mu);
         return rc;
     }
-    memcpy(s->version, s->sha256, 12);
-    s->version[12] = 0;
+    snprintf(s->version, sizeof s->version, "%.12s", s->sha256);
     strcpy(s->path, path);
     strcpy(s->name, name);
     time_t now = time(NULL);
