@@ -42,3 +42,12 @@ foreach(sh ${DRL_IT_TESTS})
   add_test(NAME it_${name} COMMAND bash ${sh})
   set_tests_properties(it_${name} PROPERTIES ENVIRONMENT "${DRL_SCRIPT_ENV}" TIMEOUT 900)
 endforeach()
+
+# End-to-end deployment tests (tests/e2e/*.sh): replicas behind a real HAProxy, Docker when a
+# daemon exists. Exit 77 means "cannot run here" (skipped, reported as such).
+file(GLOB DRL_E2E_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/e2e/*.sh)
+foreach(sh ${DRL_E2E_TESTS})
+  get_filename_component(name ${sh} NAME_WE)
+  add_test(NAME e2e_${name} COMMAND bash ${sh})
+  set_tests_properties(e2e_${name} PROPERTIES ENVIRONMENT "${DRL_SCRIPT_ENV}" TIMEOUT 900 SKIP_RETURN_CODE 77)
+endforeach()

@@ -6,10 +6,13 @@ Checks that
   - the YAML parses, is OpenAPI 3.0.3, and every $ref resolves (and every component is used);
   - the routes of docs/api.md (its `### \\`GET /...\\`` headings and the OIP list) are exactly the
     documented paths, with the same methods; templated path parameters are declared;
-  - the error codes of docs/api.md's table are exactly the ErrorCode enum;
+  - the error codes of docs/api.md (its table, and codes named after a status elsewhere) are
+    exactly the ErrorCode enum;
   - every response carries X-Request-Id; 405 carries Allow, 401 WWW-Authenticate, 429 and the
-    503s of POST routes Retry-After; /v2 errors use the OIP shape, the rest the drl shape;
-  - the admin route (and only it) requires the bearer scheme and documents 401 and 403;
+    queue-full 503s Retry-After; /v2 errors use the OIP shape, the rest the drl shape; routes
+    with a body document 400/411/413/422 (and 415 unless they take any media type);
+  - the admin routes (reload, and every route of an "admin" section) and only they require the
+    bearer scheme and document 401 and 403;
   - every JSON example (media types, parameters, headers, schemas) validates against its schema,
     by a small OpenAPI-3.0 schema checker below (no jsonschema dependency).
 Exits 77 (skipped) when PyYAML is missing."""
@@ -29,6 +32,9 @@ except ImportError:
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("DRL_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", ".."))
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# Routes that take a request body (docs/api.md); the others are bodiless.
+BODY_ROUTES = {("POST", p) for p in ("/v1/models/reload", "/v1/encode", "/v1/trajectory", "/v1/sample",
+                                     "/v2/models/{name}/infer", "/v1/datasets", "/v1/train/jobs")}
 
 passed = failed = 0
 
@@ -167,25 +173,30 @@ def validate(doc, schema, v, path="$"):
 
 # ---- docs/api.md ---------------------------------------------------------------------------------
 def doc_routes(md):
-    """{(METHOD, path): is_admin} from the Routes section: `### `GET /x`` headings and `- `GET /x``
-    list items (the OIP subset lists several on one line)."""
+    """{(METHOD, path): is_admin} from the sections from "## Routes" on: `### `GET /x`` headings
+    and `- `GET /x`` list items (the OIP subset lists several on one line). A route is admin when
+    its heading or its "## " section title says so."""
     routes = {}
-    section = md.split("\n## Routes", 1)[1]
-    for line in section.splitlines():
+    section_admin = False
+    for line in md.split("\n## Routes", 1)[1].splitlines():
+        if line.startswith("## "):
+            section_admin = "admin" in line.lower()
         if not (line.startswith("### ") or line.startswith("- ")):
             continue
         for method, path in re.findall(r"`(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) (/[^`\s]*)`", line):
-            routes[(method, path)] = "admin" in line.lower() and line.startswith("### ")
+            routes[(method, path)] = section_admin or ("admin" in line.lower() and line.startswith("### "))
     return routes
 
 
 def doc_error_codes(md):
-    """Codes in the second column of the Errors table: | 4xx | `code` [/ `code`] | when |."""
+    """Codes in the second column of the Errors table (| 4xx | `code` [/ `code`] | when |) and
+    codes named right after a status anywhere else ("answer 503 `training_disabled`")."""
     codes = set()
     for line in md.splitlines():
         m = re.match(r"\|\s*(\d{3})\s*\|([^|]*)\|", line)
         if m:
             codes.update(re.findall(r"`([a-z0-9_]+)`", m.group(2)))
+    codes.update(re.findall(r"\b[45]\d\d `([a-z][a-z0-9_]*)`", md))
     return codes
 
 
@@ -226,7 +237,7 @@ def check_routes(doc, routes):
         check(r in documented, f"{r[0]} {r[1]} (docs/api.md) is in openapi.yaml")
     for r in sorted(documented - set(routes)):
         check(False, f"{r[0]} {r[1]} is in openapi.yaml but not in docs/api.md")
-    check(len(routes) >= 15, f"found all routes in docs/api.md ({len(routes)})")
+    check(len(routes) >= 15, f"found the routes in docs/api.md ({len(routes)})")
     ids = [op.get("operationId") for _, _, _, op in operations(doc)]
     check(None not in ids and len(ids) == len(set(ids)), "operationIds are present and unique")
     for path, method, item, op in operations(doc):
@@ -236,8 +247,8 @@ def check_routes(doc, routes):
                       for p in params), f"{method.upper()} {path}: path parameter {name} declared")
         check(any(p.get("in") == "header" and p.get("name") == "X-Request-Id" for p in params),
               f"{method.upper()} {path}: accepts an X-Request-Id header")
-        if method == "post":
-            check("requestBody" in op, f"POST {path}: has a requestBody")
+        if (method.upper(), path) in BODY_ROUTES:
+            check("requestBody" in op, f"{method.upper()} {path}: has a requestBody")
 
 
 def check_responses(doc, routes):
@@ -254,7 +265,8 @@ def check_responses(doc, routes):
                 check("Allow" in headers, f"{what} 405: carries Allow")
             if status == "401":
                 check("WWW-Authenticate" in headers, f"{what} 401: carries WWW-Authenticate")
-            if status == "429" or (status == "503" and method == "post"):
+            ref = op["responses"][status].get("$ref", "")
+            if status == "429" or ref.endswith("Overloaded"):
                 check("Retry-After" in headers, f"{what} {status}: carries Retry-After")
             if status[0] in "45":
                 schema = r.get("content", {}).get("application/json", {}).get("schema", {})
@@ -265,11 +277,18 @@ def check_responses(doc, routes):
                 else:
                     want = "#/components/schemas/Error"
                 check(ref == want, f"{what} {status}: body schema {ref or '(none)'} is {want}")
-        if method == "post":
-            for status in ("411", "413", "415"):
-                check(status in resps, f"{what}: documents {status}")
-        if method == "post" and path not in ("/v1/models/reload",):
-            check("422" in resps and "400" in resps, f"{what}: documents 400 and 422")
+        body = op.get("requestBody", {}).get("content", {})
+        if body:
+            for status in ("400", "411", "413", "422"):
+                check(status in resps, f"{what}: takes a body, documents {status}")
+        if body and "*/*" not in body:
+            check("415" in resps, f"{what}: takes typed bodies, documents 415")
+        if path in ("/v1/encode", "/v1/trajectory", "/v2/models/{name}/infer"):
+            check(op["responses"].get("503", {}).get("$ref", "").endswith("Overloaded"),
+                  f"{what}: 503 is the encode queue's overloaded")
+        if path.startswith("/v1/datasets") or path.startswith("/v1/train/"):
+            check(op["responses"].get("503", {}).get("$ref", "") == "#/components/responses/TrainingDisabled",
+                  f"{what}: 503 training_disabled")
         admin = routes.get((method.upper(), path), False)
         sec = op.get("security", doc.get("security", []))
         if admin:
