@@ -181,8 +181,7 @@ static conv_plan plan_make(int B, int C, int H, int W, int OC, int K, int stride
  * (use_shifted) instead need, with Wp = W + pad, S = (H + pad)*Wp, L = Bc*S + pad*Wp + 2*pad:
  *   2*K*K*OC*C (filter taps, dw taps) + L*(C + OC) (padded inp, dout) + Bc*S*max(C, OC) (grid),
  * Bc = min(B, max(1, 2^19 / (S*(C + OC + max(C, OC))))), evened out as above. */
-size_t drl_conv2d_work_size(int B, int C, int H, int W, int OC, int K, int stride, int pad) {
-    if (B <= 0 || is_pointwise(K, stride, pad)) return 0;
+static size_t work_needed(int B, int C, int H, int W, int OC, int K, int stride, int pad) {
     conv_plan p = plan_make(B, C, H, W, OC, K, stride, pad);
     if (p.OH <= 0 || p.OW <= 0) return 0;
     if (p.shifted) {
@@ -190,6 +189,20 @@ size_t drl_conv2d_work_size(int B, int C, int H, int W, int OC, int K, int strid
         return 2 * p.taps_n + L * ((size_t)C + OC) + (size_t)p.Bc * p.S * (size_t)(C > OC ? C : OC);
     }
     return p.wt_n + (size_t)p.Bc * (p.col_per + p.mat_per);
+}
+
+/* The maximum over every batch size up to B: activations made for B images run any smaller
+ * batch too (the server's batcher does), and the need is not monotone in the batch size — the
+ * evened-out chunk of a partial batch can be larger than a full batch's, and small batches may
+ * take the im2col path where large ones take the shifted one. */
+size_t drl_conv2d_work_size(int B, int C, int H, int W, int OC, int K, int stride, int pad) {
+    if (B <= 0 || is_pointwise(K, stride, pad)) return 0;
+    size_t most = 0;
+    for (int b = 1; b <= B; b++) {
+        size_t n = work_needed(b, C, H, W, OC, K, stride, pad);
+        if (n > most) most = n;
+    }
+    return most;
 }
 
 /* ------------------------------------------------------------------------------------------ */

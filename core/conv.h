@@ -12,7 +12,8 @@
 #include <stddef.h>
 
 int drl_conv2d_out_size(int H, int K, int stride, int pad);
-/* Floats of scratch needed by forward and backward for these shapes (the larger of the two). */
+/* Floats of scratch needed by forward and backward for these shapes (the larger of the two), for
+ * any batch of up to B images: activations sized for B also serve smaller batches. */
 size_t drl_conv2d_work_size(int B, int C, int H, int W, int OC, int K, int stride, int pad);
 
 /* out (B, OC, OH, OW) = conv(inp (B, C, H, W), w (OC, C, K, K)) + b (OC); b may be NULL. */

@@ -323,6 +323,40 @@ START_TEST(test_conv_work_size) {
 }
 END_TEST
 
+/* Scratch sized for B serves every smaller batch (the server's batcher runs partial batches on
+ * activations made for --max-batch): forward and backward never write past work_size(B). */
+START_TEST(test_conv_work_size_partial_batches) {
+    const int shapes[][6] = {/* C, H, OC, K, stride, pad */
+                             {1, 28, 32, 3, 1, 1}, {32, 28, 64, 3, 2, 1}, {64, 14, 128, 3, 2, 1},
+                             {32, 28, 32, 3, 1, 1}, {64, 14, 64, 3, 1, 1}};
+    const int Bmax = 64, guard = 4096;
+    const int bs[] = {1, 2, 15, 16, 17, 33, 41, 42, 50, 63, 64};
+    drl_rng r;
+    drl_rng_seed(&r, 11);
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        const int C = shapes[si][0], H = shapes[si][1], OC = shapes[si][2], K = shapes[si][3];
+        const int st = shapes[si][4], pad = shapes[si][5], OH = drl_conv2d_out_size(H, K, st, pad);
+        size_t ws = drl_conv2d_work_size(Bmax, C, H, H, OC, K, st, pad);
+        float *work = malloc((ws + guard) * sizeof(float));
+        float *x = malloc((size_t)Bmax * C * H * H * sizeof(float)), *w = malloc((size_t)OC * C * K * K * sizeof(float));
+        float *y = malloc((size_t)Bmax * OC * OH * OH * sizeof(float)), *dx = calloc((size_t)Bmax * C * H * H, sizeof(float));
+        float *dw = calloc((size_t)OC * C * K * K, sizeof(float));
+        drl_rng_normal_fill(&r, x, (size_t)Bmax * C * H * H);
+        drl_rng_normal_fill(&r, w, (size_t)OC * C * K * K);
+        for (size_t bi = 0; bi < sizeof bs / sizeof *bs; bi++) {
+            const int b = bs[bi];
+            ck_assert_uint_le(drl_conv2d_work_size(b, C, H, H, OC, K, st, pad), ws);
+            for (int i = 0; i < guard; i++) work[ws + i] = 12345.0f;
+            drl_conv2d_forward(y, x, w, NULL, work, b, C, H, H, OC, K, st, pad);
+            drl_conv2d_backward(dx, dw, NULL, y, x, w, work, b, C, H, H, OC, K, st, pad);
+            for (int i = 0; i < guard; i++)
+                ck_assert_msg(work[ws + i] == 12345.0f, "shape %zu batch %d wrote past work_size(%d)", si, b, Bmax);
+        }
+        free(work), free(x), free(w), free(y), free(dx), free(dw);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------------ */
 
 START_TEST(test_upsample) {
@@ -375,6 +409,7 @@ int main(void) {
     tcase_add_test(tc, test_conv_accumulates);
     tcase_add_test(tc, test_conv_threads_identical);
     tcase_add_test(tc, test_conv_work_size);
+    tcase_add_test(tc, test_conv_work_size_partial_batches);
     tcase_add_test(tc, test_upsample);
     suite_add_tcase(s, tc);
     return drl_test_run(s);
