@@ -43,6 +43,9 @@ static const char *usage_text =
     "  --sample-queue N        sample requests waiting before 429 (DRL_SAMPLE_QUEUE; 4)\n"
     "  --max-connections N     (DRL_MAX_CONNECTIONS; 512)\n"
     "  --timeout S             idle connection timeout (DRL_TIMEOUT; 30)\n"
+    "  --request-timeout S     a request body must arrive within S, else 408 (DRL_REQUEST_TIMEOUT; 60)\n"
+    "  --max-inflight-body B   request-body bytes buffered at once, all requests (DRL_MAX_INFLIGHT_BODY; 1 GiB)\n"
+    "  --max-connections-per-ip N  connections from one address (DRL_MAX_CONNECTIONS_PER_IP; 0 = no limit)\n"
     "  --token-file F          admin bearer token file (DRL_TOKEN_FILE; or the token in DRL_TOKEN)\n"
     "  --drain-delay-ms N      after SIGTERM, report not-ready this long before closing the\n"
     "                          listener (DRL_DRAIN_DELAY_MS; 0)\n"
@@ -192,6 +195,9 @@ int drl_cli_serve(int argc, char **argv) {
         {"--sample-queue", "DRL_SAMPLE_QUEUE", OPT_INT, &cfg.sample_queue, 1, 1 << 20},
         {"--max-connections", "DRL_MAX_CONNECTIONS", OPT_INT, &cfg.max_connections, 1, 1 << 20},
         {"--timeout", "DRL_TIMEOUT", OPT_INT, &cfg.timeout_s, 0, 86400},
+        {"--request-timeout", "DRL_REQUEST_TIMEOUT", OPT_INT, &cfg.request_timeout_s, 0, 86400},
+        {"--max-inflight-body", "DRL_MAX_INFLIGHT_BODY", OPT_SIZE, &cfg.max_inflight_body, 1, 1LL << 40},
+        {"--max-connections-per-ip", "DRL_MAX_CONNECTIONS_PER_IP", OPT_INT, &cfg.max_connections_per_ip, 0, 1 << 20},
         {"--token-file", "DRL_TOKEN_FILE", OPT_STR, &token_file, 0, 0},
         {"--drain-delay-ms", "DRL_DRAIN_DELAY_MS", OPT_INT, &cfg.drain_delay_ms, 0, 600000},
         {"--drain-timeout-ms", "DRL_DRAIN_TIMEOUT_MS", OPT_INT, &cfg.drain_timeout_ms, 0, 3600000},

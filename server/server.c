@@ -9,6 +9,8 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -51,6 +53,7 @@ struct drl_server {
     pthread_mutex_t mu;       /* guards the fields below */
     pthread_cond_t idle_cv;   /* inflight reached 0 */
     int inflight;
+    size_t body_bytes;        /* request-body buffers allocated now */
     int ready, draining;
     uint64_t id_counter;
     uint64_t id_salt;
@@ -83,6 +86,8 @@ drl_server_config drl_server_defaults(void) {
     c.sample_queue = 4;
     c.max_connections = 512;
     c.timeout_s = 30;
+    c.request_timeout_s = 60;
+    c.max_inflight_body = (size_t)1 << 30;
     c.drain_delay_ms = 0;
     c.drain_timeout_ms = 30000;
     c.train_threads = 1;
@@ -222,7 +227,9 @@ typedef struct {
     size_t bytes_in, bytes_out;
     uint8_t *body;
     size_t len, cap;
-    int body_error;           /* 413 recorded while reading */
+    drl_proto_error pending;  /* a problem found while the body arrived, answered at its end */
+    int aborted;              /* closed without an answer (body cut off); status says why */
+    int body_done;            /* the whole body has arrived (the final handler call came) */
     /* waiting for a worker */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -835,46 +842,93 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = rs;
         return begin(rs, method, url);
     }
-    if (rs->answered) { /* answered early (error): discard whatever body still arrives */
+    if (rs->answered) { /* answered from the headers (error): discard whatever body arrives */
         *upload_size = 0;
         return MHD_YES;
     }
     if (*upload_size) {
+        /* libmicrohttpd cannot queue an answer while a body is still arriving: a problem found
+         * now is recorded in rs->pending, the rest of the body is read and dropped, and the
+         * answer goes out when the body ends. A body that never ends is cut off (the connection
+         * closes without an answer) after DISCARD_MAX dropped bytes or --request-timeout. */
         size_t n = *upload_size;
+        *upload_size = 0;
         rs->bytes_in += n;
         size_t limit = body_limit(rs);
-        if (rs->body_error || rs->len + n > limit) {
-            /* A body without Content-Length ran over the limit. Read and drop the rest (up to a
-             * bound) and answer at its end: answering mid-upload makes the kernel reset the
-             * connection when it closes with unread data, and the client would lose the 413. */
-            rs->body_error = 1;
-            *upload_size = 0;
-            if (rs->bytes_in > limit + DISCARD_MAX)
-                return fail(rs, 413, "payload_too_large", "request body exceeds the limit of %zu bytes (%s)", limit, body_limit_flag(rs));
+        if (s->cfg.request_timeout_s > 0 && now_s() - rs->t0 > s->cfg.request_timeout_s) {
+            /* a body trickling in forever never trips the idle timeout */
+            rs->status = 408;
+            rs->aborted = 1;
+            return MHD_NO;
+        }
+        if (rs->pending.status) {
+            if (rs->bytes_in <= limit + DISCARD_MAX) return MHD_YES;
+            rs->status = rs->pending.status;
+            rs->aborted = 1;
+            return MHD_NO;
+        }
+        if (rs->len + n > limit) {
+            drl_proto_errorf(&rs->pending, 413, "payload_too_large", "request body exceeds the limit of %zu bytes (%s)", limit, body_limit_flag(rs));
             return MHD_YES;
         }
         if (rs->len + n > rs->cap) {
             size_t cap = rs->cap ? rs->cap : 4096;
             while (cap < rs->len + n) cap *= 2;
             if (cap > limit) cap = limit;
-            uint8_t *b = realloc(rs->body, cap);
+            /* all bodies being received together stay under --max-inflight-body */
+            pthread_mutex_lock(&s->mu);
+            int over = s->body_bytes + (cap - rs->cap) > s->cfg.max_inflight_body;
+            if (!over) s->body_bytes += cap - rs->cap;
+            pthread_mutex_unlock(&s->mu);
+            uint8_t *b = over ? NULL : realloc(rs->body, cap);
             if (!b) {
-                *upload_size = 0;
-                return fail(rs, 503, "overloaded", "out of memory for the request body");
+                if (!over) {
+                    pthread_mutex_lock(&s->mu);
+                    s->body_bytes -= cap - rs->cap;
+                    pthread_mutex_unlock(&s->mu);
+                }
+                drl_proto_errorf(&rs->pending, 503, "overloaded", over ? "too many request bytes in flight (--max-inflight-body); retry"
+                                                                       : "out of memory for the request body");
+                return MHD_YES;
             }
             rs->body = b, rs->cap = cap;
         }
         memcpy(rs->body + rs->len, upload, n);
         rs->len += n;
-        *upload_size = 0;
         return MHD_YES;
     }
     /* the whole request is here */
-    if (rs->body_error)
-        return fail(rs, 413, "payload_too_large", "request body of %zu bytes exceeds the limit of %zu bytes (%s)", rs->bytes_in, body_limit(rs), body_limit_flag(rs));
+    rs->body_done = 1;
+    if (rs->pending.status) return respond_error(rs, &rs->pending);
     if (rs->route >= R_DATASETS) return handle_training(rs);
     if (routes[rs->route].methods & M_POST) return handle_post(rs);
     return handle_get(rs);
+}
+
+/* Lingering close. A request answered before its body arrived (413, 408, 401, 503 ...) is
+ * closed with body bytes still unread, and closing a socket with unread data makes the kernel
+ * send a reset that destroys the answer in the client's receive buffer — the client would see
+ * "connection reset" instead of the status. MHD has already shut down our sending side (FIN)
+ * when this runs, so read and drop what the client still sends, until it closes, for at most
+ * LINGER_MS or LINGER_BYTES, and only then let MHD close the socket. */
+#define LINGER_MS 2000
+#define LINGER_BYTES ((size_t)64 << 20)
+static void linger(struct MHD_Connection *conn) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) return;
+    int fd = ci->connect_fd;
+    double end = now_s() + LINGER_MS * 1e-3;
+    size_t got = 0;
+    char buf[16384];
+    while (got < LINGER_BYTES) {
+        double left = end - now_s();
+        if (left <= 0) break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)(left * 1e3) + 1) <= 0) break;
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n <= 0) break; /* EOF: the client has read the answer and closed */
+        got += (size_t)n;
+    }
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -884,8 +938,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_state *rs = *con_cls;
     if (!rs) return;
     *con_cls = NULL;
+    if (rs->answered && !rs->body_done && routes[rs->route].methods & M_POST) linger(conn);
     double dt = now_s() - rs->t0;
-    int status = rs->answered ? rs->status : 499; /* 499: the client went away before an answer */
+    /* 499: the client went away before an answer; an aborted body logs the reason's status */
+    int status = rs->answered || rs->aborted ? rs->status : 499;
     drl_metrics_request(s->metrics, routes[rs->route].tmpl, rs->method, status, dt);
     if (!s->cfg.quiet) {
         char extra[512];
@@ -897,6 +953,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         drl_server_log(status >= 500 ? "error" : "info", "request", extra);
     }
     free(rs->body);
+    pthread_mutex_lock(&s->mu);
+    s->body_bytes -= rs->cap;
+    pthread_mutex_unlock(&s->mu);
     pthread_cond_destroy(&rs->cv);
     pthread_mutex_destroy(&rs->mu);
     free(rs);
@@ -959,6 +1018,7 @@ static int start_listener(drl_err *err, drl_server *s) {
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->max_connections_per_ip,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                               MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                               MHD_OPTION_END);

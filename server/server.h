@@ -26,6 +26,9 @@ typedef struct {
     size_t max_body;
     int max_images, max_image_side, max_sample_n, max_sample_steps, sample_queue;
     int max_connections, timeout_s;
+    int request_timeout_s;     /* a request body must arrive within this (0: no limit) */
+    size_t max_inflight_body;  /* bytes of request bodies buffered at once, over all requests */
+    int max_connections_per_ip;/* 0: no per-address limit */
     const char *token;         /* admin bearer token, NULL: admin routes disabled */
     int drain_delay_ms, drain_timeout_ms;
     const char *cors_origin;   /* NULL: no CORS headers */
