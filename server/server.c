@@ -1014,12 +1014,12 @@ static int start_listener(drl_err *err, drl_server *s) {
         return drl_errf(err, DRL_EINVAL, "--host %s: not an IPv4 or IPv6 address", c->host);
     }
     s->mhd = MHD_start_daemon(flags, (uint16_t)c->port, NULL, NULL, on_request, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s,
                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->max_connections_per_ip,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                               MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                               MHD_OPTION_END);
     if (!s->mhd) return drl_errf(err, DRL_EIO, "cannot listen on %s port %d (in use, or not permitted)", c->host, c->port);

@@ -17,6 +17,21 @@ foreach(src ${DRL_TEST_SRC})
     "CK_DEFAULT_TIMEOUT=300;DRL_SOURCE_DIR=${CMAKE_SOURCE_DIR};DRL_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endforeach()
 
+# test_fuzz_regress replays tests/fuzz/corpus/<target>/ and tests/fuzz/regress/<target>/ through
+# the fuzz targets' bodies (tests/fuzz/targets.c), compiled here with the normal compiler.
+target_sources(test_fuzz_regress PRIVATE ${CMAKE_SOURCE_DIR}/tests/fuzz/targets.c)
+target_include_directories(test_fuzz_regress PRIVATE ${CMAKE_SOURCE_DIR}/tests/fuzz)
+
+# A bounded libFuzzer run of every target (tests/fuzz/run.sh: its own clang ASan + UBSan build in
+# DRL_FUZZ_BUILD; exit 77, a skip, without clang). Only in plain builds, since it brings its own
+# sanitizers.
+if(NOT DRL_SANITIZE AND NOT DRL_FUZZ)
+  set(DRL_FUZZ_SECONDS 15 CACHE STRING "Seconds per fuzz target in the fuzz_smoke test")
+  add_test(NAME fuzz_smoke COMMAND bash ${CMAKE_SOURCE_DIR}/tests/fuzz/run.sh ${DRL_FUZZ_SECONDS})
+  set_tests_properties(fuzz_smoke PROPERTIES ENVIRONMENT
+    "DRL_FUZZ_BUILD=${CMAKE_BINARY_DIR}/fuzz-build" TIMEOUT 900 SKIP_RETURN_CODE 77)
+endif()
+
 set(DRL_SCRIPT_ENV
   "DRL_BIN=$<TARGET_FILE:drl>;DRL_BUILD_DIR=${CMAKE_BINARY_DIR};DRL_SOURCE_DIR=${CMAKE_SOURCE_DIR};DRL_SANITIZE=${DRL_SANITIZE}")
 

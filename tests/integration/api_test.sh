@@ -97,6 +97,7 @@ req POST /v1/trajectory -H 'Content-Type: application/json' --data-binary '{"ima
 expect_error 422 not_time_conditioned "trajectory on a plain model"
 start_server TC --model "$TMP/tc.safetensors" --threads 2 || exit 1
 URL=$TC_URL
+req GET /readyz; expect_status 200 "time-conditioned server ready" || cat "$TC_LOG"
 req POST /v1/trajectory -H 'Content-Type: application/json' --data-binary '{"image":{"png":"'"$(b64 "$TMP/a.png")"'"},"steps":5}'
 expect_status 200 "trajectory steps=5"
 expect_json "len(d['times'])==5 and len(d['latents'])==5 and all(len(z)==8 for z in d['latents']) and d['times']==sorted(d['times']) and d['latents'][0]!=d['latents'][-1]" "trajectory shape, distinct latents"

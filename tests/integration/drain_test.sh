@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 make_pngs "$TMP"
 train_tiny "$TMP/a.safetensors" 1 || exit 1
-start_server S --model "$TMP/a.safetensors" --name tiny --threads 2 --drain-delay-ms $((1500 * SLOW)) --max-sample-steps 2000 || exit 1
+start_server S --model "$TMP/a.safetensors" --name tiny --threads 2 --drain-delay-ms $((1500 * SLOW)) --drain-timeout-ms $((60000 * SLOW)) --max-sample-steps 2000 || exit 1
 URL=$S_URL
 
 # a sample request long enough to be in flight when the signal arrives
