@@ -55,6 +55,22 @@ static uint32_t be32(const uint8_t *p) {
 /* -------------------------------------------------------------------------------------------- */
 /* Decode */
 
+/* Whether every chunk from IHDR to IEND lies inside the n bytes. libpng allocates a chunk's
+ * buffer (tEXt, iCCP, ...) from its declared length before reading it, and its check of that
+ * length against png_set_chunk_malloc_max is a benign error, i.e. only a warning on read, so
+ * without this a 100-byte file declaring a 2 GB tEXt chunk costs a 2 GB allocation before it
+ * fails as truncated. With it, no chunk buffer exceeds the input. */
+static int chunks_fit(const uint8_t *buf, size_t n) {
+    size_t off = 8;
+    while (n - off >= 12) {
+        uint32_t len = be32(buf + off);
+        if (len > n - off - 12) return 0;
+        if (memcmp(buf + off + 4, "IEND", 4) == 0) return 1;
+        off += 12 + (size_t)len;
+    }
+    return 0;
+}
+
 typedef struct {
     const uint8_t *buf;
     size_t n, off;
@@ -195,6 +211,10 @@ int drl_png_decode(drl_err *err, const uint8_t *buf, size_t n, int channels,
     if ((uint64_t)w * h > lim.max_pixels)
         return drl_errf(err, DRL_ELIMIT, "png: %ux%u = %llu pixels exceeds limit %llu", w, h,
                         (unsigned long long)w * h, (unsigned long long)lim.max_pixels);
+
+    if (!chunks_fit(buf, n))
+        return drl_errf(err, DRL_EFORMAT, "png: truncated (a chunk runs past the end of the data, "
+                        "or IEND is missing)");
 
     png_dec d;
     memset(&d, 0, sizeof d);

@@ -18,7 +18,7 @@
 #include "testutil.h"
 
 #if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#if __has_feature(address_sanitizer)
 #define HAVE_SANITIZER 1
 #endif
 #endif

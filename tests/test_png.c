@@ -481,6 +481,25 @@ START_TEST(test_corrupt_inputs) {
 }
 END_TEST
 
+/* A chunk declaring more bytes than the data holds is refused before libpng sees it: libpng
+ * allocates a text chunk's declared length (here 2 GB) before finding the data truncated. Found
+ * by tests/fuzz (fuzz_png); the input is in tests/fuzz/regress/png/. */
+START_TEST(test_chunk_past_end) {
+    size_t n;
+    uint8_t *buf = sample_png(&n);
+    size_t t = find_chunk(buf, n, "tEXt");
+    buf[t] = 0x7a;
+    buf[t + 1] = buf[t + 2] = buf[t + 3] = 0;
+    drl_err e = {0};
+    float *out;
+    int C, H, W;
+    ck_assert_int_eq(drl_png_decode(&e, buf, n, 0, NULL, &out, &C, &H, &W), DRL_EFORMAT);
+    ck_assert_msg(strstr(e.msg, "runs past the end") != NULL, "%s", e.msg);
+    ck_assert_ptr_null(out);
+    free(buf);
+}
+END_TEST
+
 /* A PNG made of signature + IHDR (valid CRC) + IEND, with any width and height. */
 static size_t craft_ihdr(uint8_t *b, uint32_t w, uint32_t h) {
     static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -565,6 +584,7 @@ int main(void) {
     tcase_add_test(tc, test_color_key_trns);
     tcase_add_test(tc, test_16bit_precision);
     tcase_add_test(tc, test_every_truncation_fails);
+    tcase_add_test(tc, test_chunk_past_end);
     tcase_add_test(tc, test_corrupt_inputs);
     tcase_add_test(tc, test_limits_before_alloc);
     tcase_add_test(tc, test_files);

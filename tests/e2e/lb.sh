@@ -22,7 +22,7 @@ echo "lb-token-000111" > "$TMP/token"
 AUTH=(-H 'Authorization: Bearer lb-token-000111')
 W="$TMP/shared"
 P1=$(free_port); P2=$(free_port); PLB=$(free_port)
-DRAIN=$((1500 * SLOW))
+DRAIN=$((3000 * SLOW))
 common=(--model "$TMP/a.safetensors" --name tiny --token-file "$TMP/token" --threads 1 --work-dir "$W"
         --drain-delay-ms "$DRAIN" --manifest-poll-ms 200 --quiet)
 start_replica() { # start_replica NAME PORT WORKER
