@@ -16,9 +16,8 @@ LOAD=${DRL_LOAD:-$BUILD/drl_load}
 DURATION=${DURATION:-600}
 CONC=${CONC:-4}
 RELOAD_EVERY=${RELOAD_EVERY:-30}
-TMP=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$TMP"' EXIT
-source tests/integration/lib.sh >/dev/null 2>&1 || true
+source tests/integration/lib.sh  # make_pngs, train_tiny (sets TMP and its own trap: replaced below)
+trap 'kill $(jobs -p) 2>/dev/null; cp "$TMP/server.log" "${SOAK_LOG:-/tmp/drl-soak-server.log}" 2>/dev/null; rm -rf "$TMP"' EXIT
 BIN=$DRL_BIN
 make_pngs "$TMP"
 train_tiny "$TMP/tc.safetensors" 5 --time-cond || exit 1
@@ -28,6 +27,7 @@ AUTH="Authorization: Bearer soak-token-123456"
   --token-file "$TMP/token" --work-dir "$TMP/work" --threads 1 --train-threads 1 --quiet 2>"$TMP/server.log" &
 SPID=$!
 for i in $(seq 1 300); do [ -s "$TMP/port" ] && break; sleep 0.1; done
+[ -s "$TMP/port" ] || { echo "server did not start"; cat "$TMP/server.log"; exit 1; }
 URL="http://127.0.0.1:$(cat "$TMP/port")"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$SPID/status"; }
 b64=$(base64 -w0 "$TMP/a.png")

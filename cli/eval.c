@@ -1,16 +1,21 @@
 /* eval.c — `drl eval`: the paper's representation protocols on Fashion-MNIST's test split:
  * a linear probe trained on the full train split, and few-label probes (100 and 1000 labels,
- * averaged over seeds), for the model's embeddings and, in the same run, for raw pixels. */
+ * averaged over seeds), for the model's embeddings and, in the same run, for raw pixels.
+ * `drl eval --sampling` instead measures what the codes carry by sampling from them
+ * (core/sampling_eval.h): reconstruction error and class consistency of samples conditioned on
+ * E(x0), against shuffled and zero codes. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "dataset.h"
 #include "model.h"
 #include "probe.h"
+#include "sampling_eval.h"
 #include "threads.h"
 
 static const char *usage_text =
@@ -23,7 +28,186 @@ static const char *usage_text =
     "                  trajectory (default 4)\n"
     "  --no-pixels     skip the raw-pixel baseline\n"
     "  --json          machine-readable output\n"
-    "  --threads N     threads (default: all cores)\n";
+    "  --threads N     threads (default: all cores)\n"
+    "\n"
+    "usage: drl eval --model MODEL --sampling [options]\n"
+    "Samples conditioned on the codes of the first N test images, with the same noise under three\n"
+    "codes: the image's own E(x0), another test image's code (shuffled) and the zero code.\n"
+    "Reports the mean squared error to x0 (sampling from t = 1 and from x0 noised to --t-partial)\n"
+    "and class consistency: the share of samples a logistic-regression classifier on raw pixels\n"
+    "(fitted on the train split) puts in x0's class.\n"
+    "  --max-test N    test images (default 200)\n"
+    "  --max-train N   training images for the classifier (default: all 60000)\n"
+    "  --sampler S     ode (Heun, default), pc or em;  --steps S (default ode 100, else 500)\n"
+    "  --t-partial T   also reconstruct from x0 noised to T, in proportionally fewer steps\n"
+    "                  (default 0.5; 0 skips)\n"
+    "  --seed K        noise and code shuffle (default 0);  --snr R (pc)\n"
+    "  --batch B       images per sampler call (default 50)\n"
+    "  --json, --threads N as above; progress with rate and ETA goes to stderr\n";
+
+/* ------------------------------------------------------------------------------------------- */
+/* --sampling */
+
+typedef struct {
+    int tty;
+    double t0, last;
+} sampling_progress;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int on_sampling_progress(void *user, const drl_sampling_eval_progress *p) {
+    sampling_progress *sp = user;
+    double t = now_s(), el = t - sp->t0;
+    if (p->samples < p->total && t - sp->last < 2.0) return 0;
+    sp->last = t;
+    int eta = p->fraction > 0 ? (int)(el * (1 - p->fraction) / p->fraction + 0.5) : 0;
+    fprintf(stderr, "%ssampling %zu/%zu  %.1f samples/s  ETA %dh%02dm%02ds%s", sp->tty ? "\r" : "", p->samples,
+            p->total, el > 0 ? p->samples / el : 0.0, eta / 3600, (eta / 60) % 60, eta % 60,
+            sp->tty && p->samples < p->total ? "   " : "\n");
+    fflush(stderr);
+    return 0;
+}
+
+static const char *cond_names[DRL_SEVAL_NCOND] = {"code", "shuffled", "zero"};
+static const char *cond_labels[DRL_SEVAL_NCOND] = {"E(x0)", "shuffled code", "zero code"};
+
+static void print_sampling(const char *model_path, const drl_sampling_eval_cfg *cfg, const drl_sampling_eval_result *r,
+                           size_t Ntr, int as_json) {
+    if (as_json) {
+        json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:i, s:I, s:f, s:f}", "model", model_path, "test", (json_int_t)r->N,
+                              "train", (json_int_t)Ntr, "sampler", drl_sampler_name(cfg->sampler.kind), "steps",
+                              cfg->sampler.steps, "seed", (json_int_t)cfg->sampler.seed, "classifier_accuracy",
+                              r->classifier_acc, "chance", 0.1);
+        json_t *starts = json_array();
+        for (int s = 0; s < r->starts; s++) {
+            json_t *conds = json_object();
+            for (int c = 0; c < DRL_SEVAL_NCOND; c++)
+                json_object_set_new(conds, cond_names[c], json_pack("{s:f, s:f, s:f}", "mse", r->mse[s][c], "mse_se",
+                                                                    r->mse_se[s][c], "class_consistency", r->consistency[s][c]));
+            json_array_append_new(starts, json_pack("{s:f, s:i, s:o}", "t_init", (double)r->t_init[s], "steps",
+                                                    r->steps[s], "conditions", conds));
+        }
+        json_object_set_new(o, "starts", starts);
+        char *s = json_dumps(o, JSON_INDENT(2));
+        puts(s);
+        free(s);
+        json_decref(o);
+        return;
+    }
+    printf("%zu test images, %s sampler, seed %llu; the same noise under every code\n", r->N,
+           drl_sampler_name(cfg->sampler.kind), (unsigned long long)cfg->sampler.seed);
+    printf("classifier (logistic regression on pixels, %zu training images): %.1f%% on the x0; chance 10.0%%\n\n",
+           Ntr, 100 * r->classifier_acc);
+    char h[2][64];
+    printf("%-14s", "code");
+    for (int s = 0; s < r->starts; s++) {
+        snprintf(h[s], sizeof h[s], "MSE, t_init %.2g (%d st.)", r->t_init[s], r->steps[s]);
+        printf("  %-24s", h[s]);
+    }
+    for (int s = 0; s < r->starts; s++) {
+        snprintf(h[s], sizeof h[s], "class, t_init %.2g", r->t_init[s]);
+        printf("  %17s", h[s]);
+    }
+    printf("\n");
+    for (int c = 0; c < DRL_SEVAL_NCOND; c++) {
+        printf("%-14s", cond_labels[c]);
+        for (int s = 0; s < r->starts; s++) printf("  %.4f ± %.4f%9s", r->mse[s][c], r->mse_se[s][c], "");
+        for (int s = 0; s < r->starts; s++) printf("  %16.1f%%", 100 * r->consistency[s][c]);
+        printf("\n");
+    }
+}
+
+static int eval_sampling(int argc, char **argv) {
+    const char *model_path = NULL;
+    size_t max_train = 0, max_test = 200;
+    int as_json = 0, threads = 0, steps = -1;
+    drl_sampling_eval_cfg cfg = drl_sampling_eval_defaults();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--sampling") || !strcmp(a, "--json")) {
+            as_json |= !strcmp(a, "--json");
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "drl eval: %s needs a value\n", a);
+            return DRL_EXIT_USAGE;
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--model")) model_path = v;
+        else if (!strcmp(a, "--max-train")) max_train = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--max-test")) max_test = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--threads")) threads = atoi(v);
+        else if (!strcmp(a, "--steps")) steps = atoi(v);
+        else if (!strcmp(a, "--seed")) cfg.sampler.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--t-partial")) cfg.t_partial = strtof(v, NULL);
+        else if (!strcmp(a, "--snr")) cfg.sampler.snr = strtof(v, NULL);
+        else if (!strcmp(a, "--batch")) cfg.batch = atoi(v);
+        else if (!strcmp(a, "--sampler")) {
+            int k = drl_sampler_parse(v);
+            if (k < 0) {
+                fprintf(stderr, "drl eval: --sampler must be pc, em or ode\n");
+                return DRL_EXIT_USAGE;
+            }
+            cfg.sampler.kind = (drl_sampler_kind)k;
+        } else {
+            fprintf(stderr, "drl eval: unknown option '%s' with --sampling (see --help)\n", a);
+            return DRL_EXIT_USAGE;
+        }
+    }
+    if (!model_path) {
+        fprintf(stderr, "drl eval: --model is required (see --help)\n");
+        return DRL_EXIT_USAGE;
+    }
+    if (max_test < 2 || max_test > 10000 || cfg.batch < 1 || cfg.batch > 1024) {
+        fprintf(stderr, "drl eval: --max-test must be 2..10000 and --batch 1..1024 with --sampling\n");
+        return DRL_EXIT_USAGE;
+    }
+    cfg.sampler.steps = steps > 0 ? steps : cfg.sampler.kind == DRL_SAMPLER_ODE ? 100 : 500;
+    drl_threads_set(threads);
+    drl_err err = {0};
+    drl_model *m = NULL;
+    drl_dataset *tr = NULL, *te = NULL;
+    drl_probe *probe = NULL;
+    drl_sampling_model sm = {0};
+    drl_sampling_eval_result res;
+    int rc = drl_model_load(&err, model_path, &m);
+    if (!rc && m->cfg.mode != DRL_MODE_DRL) rc = drl_errf(&err, DRL_EINVAL, "%s is an autoencoder-baseline model: it has no score model to sample with", model_path);
+    if (!rc) { /* the sampler settings, before the slow part */
+        drl_sampler_cfg sc = cfg.sampler;
+        rc = drl_sampler_validate(&err, &m->cfg, &sc);
+        if (!rc && cfg.t_partial != 0.0f && !(cfg.t_partial > m->cfg.t_eps && cfg.t_partial < 1.0f))
+            rc = drl_errf(&err, DRL_EINVAL, "--t-partial %g must be in (t_eps = %g, 1), or 0 to skip", cfg.t_partial, m->cfg.t_eps);
+    }
+    if (!rc) rc = drl_dataset_load_fmnist(&err, "train", max_train, &tr);
+    if (!rc) rc = drl_dataset_load_fmnist(&err, "test", max_test, &te);
+    if (!rc && (tr->C != m->cfg.C || tr->H != m->cfg.H || tr->W != m->cfg.W))
+        rc = drl_errf(&err, DRL_EINVAL, "the model expects %dx%dx%d images, Fashion-MNIST is 1x28x28", m->cfg.C, m->cfg.H, m->cfg.W);
+    if (!rc) {
+        double t0 = now_s();
+        drl_probe_cfg pc = drl_probe_defaults();
+        rc = drl_probe_fit(&err, &pc, tr->images, tr->labels, tr->N, tr->C * tr->H * tr->W, 10, &probe);
+        if (!rc) fprintf(stderr, "drl eval: pixel classifier fitted on %zu images (%.1f s)\n", tr->N, now_s() - t0);
+    }
+    if (!rc) rc = drl_sampling_model_init(&err, &sm, m, probe, cfg.batch);
+    if (!rc) {
+        drl_sampling_ops ops = drl_sampling_model_ops(&sm);
+        sampling_progress sp = {isatty(STDERR_FILENO), now_s(), 0};
+        rc = drl_sampling_eval(&err, &m->cfg, &cfg, &ops, te->images, te->labels, te->N, on_sampling_progress, &sp, &res);
+    }
+    if (!rc) print_sampling(model_path, &cfg, &res, tr->N, as_json);
+    drl_sampling_model_release(&sm);
+    drl_probe_free(probe);
+    drl_dataset_free(tr);
+    drl_dataset_free(te);
+    drl_model_free(m);
+    return rc ? drl_cli_fail("eval", &err) : DRL_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------- */
 
 typedef struct {
     char name[64];
@@ -51,6 +235,8 @@ int drl_cli_eval(int argc, char **argv) {
         fputs(usage_text, stdout);
         return DRL_EXIT_OK;
     }
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--sampling")) return eval_sampling(argc, argv);
     const char *model_path = NULL;
     size_t max_train = 0, max_test = 0;
     int runs = 10, K = 4, pixels = 1, as_json = 0, threads = 0;
@@ -70,10 +256,7 @@ int drl_cli_eval(int argc, char **argv) {
         else if (!strcmp(a, "--threads")) threads = atoi(argv[++i]);
         else if (!strcmp(a, "--no-pixels")) pixels = 0;
         else if (!strcmp(a, "--json")) as_json = 1;
-        else if (!strcmp(a, "--sampling")) {
-            fprintf(stderr, "drl eval: --sampling is not built yet in this version\n");
-            return DRL_EXIT_UNAVAILABLE;
-        } else {
+        else {
             fprintf(stderr, "drl eval: unknown option '%s'\n", a);
             return DRL_EXIT_USAGE;
         }

@@ -1,6 +1,7 @@
 /* sample.c — `drl sample`: images sampled by the reverse SDE / probability-flow ODE,
- * conditioned on the code of an image, an explicit code, or an interpolation between two
- * images' codes; written as one PNG grid (and optionally one PNG per sample). */
+ * conditioned on the code of an image, an explicit code, an interpolation between two images'
+ * codes, or (for 2-D codes) a K×K grid of codes with the same noise in every cell, the paper's
+ * picture of a latent space; written as one PNG grid (and optionally one PNG per sample). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,19 @@
 #include "threads.h"
 
 static const char *usage_text =
-    "usage: drl sample --model MODEL (--image X.png | --code Z.npy | --interpolate A.png B.png)\n"
-    "                  [--n N] [--sampler pc|em|ode] [--steps S] [--seed K] [--t-init T]\n"
+    "usage: drl sample --model MODEL (--image X.png | --code Z.npy | --interpolate A.png B.png |\n"
+    "                  --latent-grid K [--range R]) [--n N] [--sampler pc|em|ode] [--steps S]\n"
+    "                  [--seed K] [--t-init T]\n"
     "                  [--snr R] [--no-denoise] [--each DIR] --out GRID.png\n"
     "Samples images from the score model conditioned on a latent code.\n"
     "  --image X.png       condition on E(X) (for time-conditioned models E(X, t) at every step);\n"
     "                      with --t-init < 1, start from X noised to that time (reconstruction)\n"
     "  --code Z.npy        condition on an explicit code: float32 (d,) or (1, d)\n"
     "  --interpolate A B   N samples along the line from E(A) to E(B)\n"
+    "  --latent-grid K     models with 2-D codes: a KxK grid (K 2..16, default 8) whose cell in row i,\n"
+    "                      column j is conditioned on z = (x_j, y_i), x_j = y_j = -R + 2Rj/(K-1), top\n"
+    "                      left (-R, -R); every cell gets the same noise, so only the code changes\n"
+    "  --range R           half-width of the --latent-grid square (default 2)\n"
     "  --n N               samples (default 8; at most 256)\n"
     "  --sampler           pc (predictor-corrector, default), em (Euler-Maruyama), ode (Heun)\n"
     "  --steps S           time steps (default 500; ode: 100)\n"
@@ -40,8 +46,8 @@ static int read_image(drl_err *err, const drl_model *m, const char *path, float 
 }
 
 /* Tiles N (C, H, W) images into a grid of `cols` columns with a 2-pixel border. */
-static int write_grid(drl_err *err, const char *path, const float *x, int N, int C, int H, int W) {
-    int cols = N < 8 ? N : 8, rows = (N + cols - 1) / cols, pad = 2;
+static int write_grid(drl_err *err, const char *path, const float *x, int N, int cols, int C, int H, int W) {
+    int rows = (N + cols - 1) / cols, pad = 2;
     int GH = rows * (H + pad) + pad, GW = cols * (W + pad) + pad;
     float *g = calloc((size_t)C * GH * GW, sizeof(float));
     if (!g) return drl_errf(err, DRL_ENOMEM, "out of memory");
@@ -64,7 +70,8 @@ int drl_cli_sample(int argc, char **argv) {
         return DRL_EXIT_OK;
     }
     const char *model_path = NULL, *image = NULL, *code = NULL, *ia = NULL, *ib = NULL, *out = NULL, *each = NULL;
-    int N = 8, threads = 0, steps = -1;
+    int N = 8, threads = 0, steps = -1, grid = 0, n_given = 0;
+    float range = 2.0f;
     drl_sampler_cfg sc = drl_sampler_defaults();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -83,7 +90,9 @@ int drl_cli_sample(int argc, char **argv) {
             }
             ia = argv[++i];
             ib = argv[++i];
-        } else if (!strcmp(a, "--n")) N = atoi(argv[++i]);
+        } else if (!strcmp(a, "--n")) N = atoi(argv[++i]), n_given = 1;
+        else if (!strcmp(a, "--latent-grid")) grid = atoi(argv[++i]);
+        else if (!strcmp(a, "--range")) range = strtof(argv[++i], NULL);
         else if (!strcmp(a, "--sampler")) {
             int k = drl_sampler_parse(argv[++i]);
             if (k < 0) {
@@ -104,9 +113,17 @@ int drl_cli_sample(int argc, char **argv) {
             return DRL_EXIT_USAGE;
         }
     }
-    if (!model_path || !out || (!!image + !!code + !!ia) != 1) {
-        fprintf(stderr, "drl sample: --model, --out and exactly one of --image, --code, --interpolate are required\n");
+    if (!model_path || !out || (!!image + !!code + !!ia + (grid != 0)) != 1) {
+        fprintf(stderr, "drl sample: --model, --out and exactly one of --image, --code, --interpolate, --latent-grid are required\n");
         return DRL_EXIT_USAGE;
+    }
+    if (grid) {
+        if (grid < 2 || grid > 16 || n_given || !(range > 0.0f && range <= 1000.0f)) {
+            fprintf(stderr, "drl sample: --latent-grid K needs K in 2..16, no --n (the grid has KxK samples) and --range in (0, 1000]\n");
+            return DRL_EXIT_USAGE;
+        }
+        N = grid * grid;
+        sc.shared_noise = 1;
     }
     if (N < 1 || N > 256) {
         fprintf(stderr, "drl sample: --n must be 1..256\n");
@@ -118,6 +135,9 @@ int drl_cli_sample(int argc, char **argv) {
     drl_model *m = NULL;
     int rc = drl_model_load(&err, model_path, &m);
     if (!rc && m->cfg.mode != DRL_MODE_DRL) rc = drl_errf(&err, DRL_EINVAL, "%s is an autoencoder-baseline model: it has no score model to sample with", model_path);
+    if (!rc && grid && m->cfg.latent_dim != 2)
+        rc = drl_errf(&err, DRL_EINVAL, "--latent-grid needs a model with 2-D codes; %s has %d-D codes (train one with --latent-dim 2)",
+                      model_path, m->cfg.latent_dim);
     if (!rc) rc = drl_sampler_validate(&err, &m->cfg, &sc);
     if (rc) {
         drl_model_free(m);
@@ -147,6 +167,13 @@ int drl_cli_sample(int argc, char **argv) {
         for (int i = 0; !rc && i < N; i++) memcpy(z + (size_t)i * d, zc, (size_t)d * sizeof(float));
         free(zc);
         if (!rc && sc.t_init < 1.0f) rc = drl_errf(&err, DRL_EINVAL, "--t-init < 1 needs an --image to noise");
+    } else if (!rc && grid) {
+        for (int i = 0; i < grid; i++)
+            for (int j = 0; j < grid; j++) {
+                z[(size_t)(i * grid + j) * 2] = -range + 2 * range * j / (grid - 1);
+                z[(size_t)(i * grid + j) * 2 + 1] = -range + 2 * range * i / (grid - 1);
+            }
+        if (sc.t_init < 1.0f) rc = drl_errf(&err, DRL_EINVAL, "--t-init < 1 needs an --image to noise");
     } else if (!rc) {
         float *two = calloc(2 * n, sizeof(float)), zz[2 * 4096];
         rc = two ? read_image(&err, m, ia, two) : drl_errf(&err, DRL_ENOMEM, "out of memory");
@@ -169,14 +196,16 @@ int drl_cli_sample(int argc, char **argv) {
     }
     if (!rc) {
         for (size_t i = 0; i < (size_t)N * n; i++) x[i] = x[i] < 0 ? 0 : x[i] > 1 ? 1 : x[i];
-        rc = write_grid(&err, out, x, N, c->C, c->H, c->W);
+        rc = write_grid(&err, out, x, N, grid ? grid : N < 8 ? N : 8, c->C, c->H, c->W);
         for (int i = 0; !rc && each && i < N; i++) {
             char p[4096];
             snprintf(p, sizeof p, "%s/sample_%03d.png", each, i);
             rc = drl_png_write_file(&err, p, x + (size_t)i * n, c->C, c->H, c->W);
         }
-        if (!rc) fprintf(stderr, "drl sample: %d samples (%s, %d steps, seed %llu) -> %s\n", N, drl_sampler_name(sc.kind),
-                         sc.steps, (unsigned long long)sc.seed, out);
+        if (!rc && grid) fprintf(stderr, "drl sample: %dx%d latent grid over [-%g, %g]^2 (%s, %d steps, seed %llu) -> %s\n", grid,
+                                 grid, range, range, drl_sampler_name(sc.kind), sc.steps, (unsigned long long)sc.seed, out);
+        else if (!rc) fprintf(stderr, "drl sample: %d samples (%s, %d steps, seed %llu) -> %s\n", N, drl_sampler_name(sc.kind),
+                              sc.steps, (unsigned long long)sc.seed, out);
     }
     drl_model_acts_free(acts);
     free(x0), free(z), free(x), free(work), free(zb), free(tb);

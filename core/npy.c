@@ -222,6 +222,13 @@ int drl_npy_read(drl_err *err, const char *path, float **data, size_t *rows, siz
                       nd);
         goto done;
     }
+    /* cols == 0 means 1-D to callers (npy.h), who would then read `rows` values: (R, 0) holds
+     * none. (0, 0) reads as an empty 1-D array, which is what it holds. */
+    if (nd == 2 && dims[1] == 0 && dims[0] > 0) {
+        rc = drl_errf(err, DRL_EUNSUPPORTED, "npy: a (%llu, 0) array holds no values; not supported",
+                      (unsigned long long)dims[0]);
+        goto done;
+    }
     if (fortran && nd == 2 && dims[0] > 1 && dims[1] > 1) {
         rc = drl_errf(err, DRL_EUNSUPPORTED, "npy: Fortran-order arrays not supported");
         goto done;

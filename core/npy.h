@@ -13,7 +13,8 @@ int drl_npy_write(drl_err *err, const char *path, const float *data, size_t rows
 /* Serialises to a malloc'd buffer (caller frees). */
 int drl_npy_serialize(drl_err *err, const float *data, size_t rows, size_t cols, uint8_t **buf,
                       size_t *len);
-/* Reads a 1-D or 2-D '<f4' C-order array (malloc'd data, caller frees); *cols = 0 for 1-D. */
+/* Reads a 1-D or 2-D '<f4' C-order array (malloc'd data, caller frees); *cols = 0 for 1-D, so
+ * a 2-D (R, 0) array, which would read as R values, is refused. */
 int drl_npy_read(drl_err *err, const char *path, float **data, size_t *rows, size_t *cols);
 
 #endif

@@ -9,7 +9,7 @@
 #include "sde.h"
 
 drl_sampler_cfg drl_sampler_defaults(void) {
-    drl_sampler_cfg c = {DRL_SAMPLER_PC, 500, 1.0f, 0.16f, 1, 1, 0};
+    drl_sampler_cfg c = {DRL_SAMPLER_PC, 500, 1.0f, 0.16f, 1, 1, 0, 0};
     return c;
 }
 
@@ -44,6 +44,14 @@ static int ode_drift(const drl_config *sde, drl_score_fn score, void *user, cons
     return 0;
 }
 
+/* B rows of n standard normals into z: independent draws, or row 0's draws copied to every row.
+ * Without sharing the draws come in the order of a plain loop over z. */
+static void normals(drl_rng *rng, float *z, int B, size_t n, int shared) {
+    size_t rows = shared ? 1 : (size_t)B;
+    for (size_t i = 0; i < rows * n; i++) z[i] = drl_rng_normal(rng);
+    for (int b = 1; shared && b < B; b++) memcpy(z + (size_t)b * n, z, n * sizeof(float));
+}
+
 static double sq_norm(const float *v, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += (double)v[i] * v[i];
@@ -62,12 +70,13 @@ int drl_sample(drl_err *err, const drl_config *sde, const drl_sampler_cfg *cfg, 
     double T = cfg->t_init, eps = sde->t_eps, h = (T - eps) / cfg->steps;
 
     /* start: the prior at t = 1, or the data noised to t_init */
+    normals(&rng, xp, B, n, cfg->shared_noise);
     if (cfg->t_init >= 1.0f) {
         float sd = (float)drl_sde_std(sde, 1.0);
-        for (size_t i = 0; i < N; i++) x[i] = sd * drl_rng_normal(&rng);
+        for (size_t i = 0; i < N; i++) x[i] = sd * xp[i];
     } else {
         float al = (float)drl_sde_alpha(sde, T), sd = (float)drl_sde_std(sde, T);
-        for (size_t i = 0; i < N; i++) x[i] = al * x0[i] + sd * drl_rng_normal(&rng);
+        for (size_t i = 0; i < N; i++) x[i] = al * x0[i] + sd * xp[i];
     }
 
     for (int k = 0; k < cfg->steps; k++) {
@@ -90,9 +99,10 @@ int drl_sample(drl_err *err, const drl_config *sde, const drl_sampler_cfg *cfg, 
         float f = (float)drl_sde_drift(sde, t), g = (float)drl_sde_diffusion(sde, t);
         float sq = (float)sqrt(h) * g;
         int last = k + 1 == cfg->steps;
+        if (!last) normals(&rng, d1, B, n, cfg->shared_noise);
         for (size_t i = 0; i < N; i++) {
             float mean = x[i] - (float)h * (f * x[i] - g * g * s[i]);
-            x[i] = last ? mean : mean + sq * drl_rng_normal(&rng);
+            x[i] = last ? mean : mean + sq * d1[i];
         }
         if (cfg->kind != DRL_SAMPLER_PC || last) continue;
         /* corrector: Langevin MCMC at the new time, step from the signal-to-noise ratio */
@@ -100,7 +110,7 @@ int drl_sample(drl_err *err, const drl_config *sde, const drl_sampler_cfg *cfg, 
             if ((rc = score(user, x, (float)tn, s, B))) return rc;
             double alpha = 1.0;
             if (sde->sde == DRL_SDE_VP) alpha = 1.0 - (sde->beta_min + tn * (sde->beta_max - sde->beta_min)) * h;
-            for (size_t i = 0; i < N; i++) d1[i] = drl_rng_normal(&rng);
+            normals(&rng, d1, B, n, cfg->shared_noise);
             for (int b = 0; b < B; b++) {
                 double gn = sqrt(sq_norm(s + (size_t)b * n, n)), zn = sqrt(sq_norm(d1 + (size_t)b * n, n));
                 double step = gn > 0 ? 2.0 * alpha * (cfg->snr * zn / gn) * (cfg->snr * zn / gn) : 0.0;

@@ -10,7 +10,9 @@
  * Time runs from t_init (1: start from the prior; < 1: start from x0 noised to t_init, for
  * reconstruction and editing) down to t_eps, in `steps` equal steps; with `denoise` a final
  * Tweedie step x ← (x + s(t)² ∇log p)/α(t) removes the last noise. All randomness comes from
- * `seed`: the same seed gives the same samples. */
+ * `seed`: the same seed gives the same samples. With `shared_noise` every sample of the batch
+ * gets the same noise (the draws of the first), so samples differ only by what their score
+ * callback conditions on (a grid of codes, say). */
 #ifndef DRL_SAMPLER_H
 #define DRL_SAMPLER_H
 
@@ -34,6 +36,7 @@ typedef struct {
     int corrector_steps; /* Langevin steps per time step (pc), 1 */
     int denoise;         /* final Tweedie step */
     uint64_t seed;
+    int shared_noise;    /* every row gets row 0's noise (default 0: independent rows) */
 } drl_sampler_cfg;
 
 drl_sampler_cfg drl_sampler_defaults(void);

@@ -6,7 +6,10 @@ set -euo pipefail
 
 BUILD_PKGS="build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libopenblas-dev
             libpng-dev zlib1g-dev libarchive-dev check curl ca-certificates"
-TEST_PKGS="python3 python3-numpy python3-torch python3-sklearn python3-yaml dataset-fashion-mnist haproxy"
+# clang + its sanitizer/libFuzzer runtimes (only recommended by clang, so named here) + libomp for
+# OpenMP under clang: the fuzz build of tests/fuzz/run.sh.
+TEST_PKGS="python3 python3-numpy python3-torch python3-sklearn python3-yaml dataset-fashion-mnist haproxy
+           clang libclang-rt-dev libomp-dev"
 
 want="$BUILD_PKGS"
 case "${1:-all}" in

@@ -273,7 +273,7 @@ int drl_jobs_list(drl_proto_error *e, drl_jobs *j, char **json, size_t *len) {
         ids[n++] = strdup(de->d_name);
     }
     if (d) closedir(d);
-    qsort(ids, n, sizeof *ids, cmp_str);
+    if (n) qsort(ids, n, sizeof *ids, cmp_str);
     for (size_t i = 0; i < n; i++) {
         json_t *o = ids[i] ? job_read(j, ids[i]) : NULL;
         free(ids[i]);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cli_test.sh — drives the drl binary as a user would: help and usage errors of every
 # subcommand, then a tiny end-to-end run: train on a slice of Fashion-MNIST, resume, inspect the
-# checkpoint, encode PNG and IDX inputs to .npy and JSON lines, and evaluate.
+# checkpoint, encode PNG and IDX inputs to .npy and JSON lines, evaluate, sample (also a latent
+# grid of a model with 2-D codes) and evaluate sampling.
 # Needs DRL_BIN (set by ctest). Prints "cli: N passed, M failed".
 set -u
 BIN=${DRL_BIN:?DRL_BIN not set}
@@ -100,6 +101,27 @@ PY
   expect_rc 0 "interpolate two images' codes" "$BIN" sample --model "$M" --interpolate "$TMP/a.png" "$TMP/b.png" --sampler ode --n 3 --steps 8 --out "$TMP/g5.png"
   expect_rc 2 "a code of the wrong size" "$BIN" sample --model "$M" --code "$TMP/z3.npy" --out "$TMP/g6.png"
   expect_err "the model's codes have 8" "the error names both sizes"
+  # Latent grid (2-D codes only) and the sampling evaluation.
+  G="$TMP/d2.safetensors"
+  expect_rc 0 "train a tiny model with 2-D codes" "$BIN" train --out "$G" --steps 2 "${small[@]}" --latent-dim 2
+  expect_rc 0 "a 3x3 latent grid" "$BIN" sample --model "$G" --latent-grid 3 --range 1.5 --sampler ode --steps 3 --seed 1 --out "$TMP/lg.png"
+  /usr/bin/python3 -c "import struct; b=open('$TMP/lg.png','rb').read(24); assert b[:8]==b'\x89PNG\r\n\x1a\n' and struct.unpack('>II', b[16:24])==(92, 92), struct.unpack('>II', b[16:24])" \
+    && ok "the grid PNG is 3 x (28 + 2) + 2 = 92 pixels square" || bad "latent grid PNG size"
+  expect_rc 2 "--latent-grid on a model with 8-D codes" "$BIN" sample --model "$M" --latent-grid 3 --out "$TMP/lg8.png"
+  expect_err "needs a model with 2-D codes" "the error says why"
+  expect_rc 2 "--latent-grid with --n" "$BIN" sample --model "$G" --latent-grid 3 --n 4 --out "$TMP/lg9.png"
+  expect_rc 0 "eval --sampling on 8 test images" "$BIN" eval --model "$M" --sampling --max-test 8 --max-train 500 --steps 3 --threads 2
+  grep -q "^E(x0)" "$TMP/out" && grep -q "^shuffled code" "$TMP/out" && grep -q "^zero code" "$TMP/out" && grep -q "class, t_init 1" "$TMP/out" \
+    && ok "eval --sampling prints the three codes' errors and the consistency" || bad "eval --sampling table: $(head -c 600 "$TMP/out")"
+  grep -q "samples/s" "$TMP/err" && grep -q "ETA" "$TMP/err" && ok "eval --sampling progress shows rate and ETA" || bad "eval --sampling progress"
+  expect_rc 0 "eval --sampling --json" "$BIN" eval --model "$M" --sampling --json --max-test 8 --max-train 500 --steps 3 --t-partial 0 --threads 2
+  /usr/bin/python3 -c "
+import json; d=json.load(open('$TMP/out')); assert d['test']==8 and d['steps']==3 and len(d['starts'])==1, d
+c=d['starts'][0]['conditions']; assert set(c)=={'code','shuffled','zero'}
+assert all(0 <= c[k]['mse'] <= 1 and 0 <= c[k]['class_consistency'] <= 1 for k in c), c" \
+    && ok "eval --sampling --json parses with the three codes" || bad "eval --sampling --json: $(head -c 600 "$TMP/out")"
+  expect_rc 2 "eval --sampling with a bad --t-partial" "$BIN" eval --model "$M" --sampling --t-partial 1.5 --max-test 8
+  expect_err "t-partial" "the error names the flag"
   T="$TMP/tc.safetensors"
   expect_rc 0 "train a time-conditioned model" "$BIN" train --out "$T" --steps 6 --time-cond "${small[@]}"
   expect_rc 0 "encode a trajectory" "$BIN" encode --model "$T" --times 3 --max-n 4 --out "$TMP/tr.npy" /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz

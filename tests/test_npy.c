@@ -132,6 +132,9 @@ START_TEST(test_reader_validation) {
         {1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", 0,
          DRL_EFORMAT},
         {1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3) ", 24, DRL_EFORMAT},
+        /* (R, 0) would read as R values (cols 0 means 1-D): refused (found by tests/fuzz) */
+        {1, "{'descr': '<f4', 'fortran_order': False, 'shape': (5, 0), }", 0, DRL_EUNSUPPORTED},
+        {1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 0), }", 0, 0},
         {1, "['descr', '<f4']", 24, DRL_EFORMAT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -1,7 +1,7 @@
 /* test_sampler.c — the samplers on Gaussian data, whose score is known exactly:
  * p_0 = N(μ, s0² I) gives p_t = N(α(t) μ, (α(t)² s0² + s(t)²) I) and ∇log p_t(x) = −(x − α μ)/var.
  * Every sampler, for VE and VP, must recover the data mean and variance; samples are
- * reproducible by seed; bad settings are refused. Samples have n = 256 dimensions, as the
+ * reproducible by seed, and identical across the batch with shared noise; bad settings are refused. Samples have n = 256 dimensions, as the
  * Langevin corrector sets its step from per-sample norms, which only concentrate in high
  * dimension (as for images). */
 #include <math.h>
@@ -88,6 +88,26 @@ START_TEST(test_seed_reproducible) {
     sc.seed = 8;
     ck_assert_int_eq(drl_sample(NULL, &c, &sc, gauss_score, &g, NULL, b, B, n, w), 0);
     ck_assert(memcmp(a, b, sizeof a) != 0);
+}
+END_TEST
+
+/* _i: sampler kind. With shared_noise every row draws row 0's noise, so rows under the same score
+ * come out identical; without it they differ. */
+START_TEST(test_shared_noise) {
+    drl_config c = sde_config(0);
+    drl_sampler_cfg sc = drl_sampler_defaults();
+    sc.kind = (drl_sampler_kind)_i;
+    sc.steps = 20;
+    sc.seed = 11;
+    enum { B = 3, n = 256 };
+    float x[B * n], w[3 * B * n];
+    gauss g = {&c, n, 0};
+    sc.shared_noise = 1;
+    ck_assert_int_eq(drl_sample(NULL, &c, &sc, gauss_score, &g, NULL, x, B, n, w), 0);
+    ck_assert(memcmp(x, x + n, n * sizeof(float)) == 0 && memcmp(x, x + 2 * n, n * sizeof(float)) == 0);
+    sc.shared_noise = 0;
+    ck_assert_int_eq(drl_sample(NULL, &c, &sc, gauss_score, &g, NULL, x, B, n, w), 0);
+    ck_assert(memcmp(x, x + n, n * sizeof(float)) != 0);
 }
 END_TEST
 
@@ -182,6 +202,7 @@ int main(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_recovers_gaussian, 0, 6);
     tcase_add_test(tc, test_seed_reproducible);
+    tcase_add_loop_test(tc, test_shared_noise, 0, 3);
     tcase_add_test(tc, test_partial_noising_keeps_data);
     tcase_add_test(tc, test_bad_settings);
     tcase_add_loop_test(tc, test_model_score, 0, 2);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "base64.h"
 #include "codec.h"
@@ -88,7 +89,7 @@ static uint8_t to_u8(float v) {
     return (uint8_t)(v * 255.0f + 0.5f);
 }
 
-void drl_fuzz_png(const uint8_t *data, size_t n) {
+static void png_check(const uint8_t *data, size_t n) {
     drl_err err = {0};
     float *img;
     int C, H, W;
@@ -122,6 +123,46 @@ void drl_fuzz_png(const uint8_t *data, size_t n) {
     free(back);
     free(png);
     free(img);
+}
+
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A copy of the input with every chunk's CRC recomputed, or NULL when none changed. libpng is not
+ * instrumented, so the fuzzer cannot learn CRCs, and without this nearly every mutation of chunk
+ * data would stop at libpng's CRC check instead of reaching the decoder and our conversions. */
+static uint8_t *png_fix_crcs(const uint8_t *data, size_t n) {
+    uint8_t *c = malloc(n ? n : 1);
+    CHECK(c != NULL);
+    memcpy(c, data, n);
+    int changed = 0;
+    for (size_t off = 8; n >= 8 && n - off >= 12;) {
+        uint32_t len = be32(c + off);
+        if (len > n - off - 12) break;
+        uint32_t crc = (uint32_t)crc32(0, c + off + 4, len + 4);
+        uint8_t *p = c + off + 8 + len;
+        if (be32(p) != crc) {
+            p[0] = (uint8_t)(crc >> 24);
+            p[1] = (uint8_t)(crc >> 16);
+            p[2] = (uint8_t)(crc >> 8);
+            p[3] = (uint8_t)crc;
+            changed = 1;
+        }
+        off += 12 + (size_t)len;
+    }
+    if (!changed) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void drl_fuzz_png(const uint8_t *data, size_t n) {
+    png_check(data, n);
+    uint8_t *fixed = png_fix_crcs(data, n);
+    if (fixed) png_check(fixed, n);
+    free(fixed);
 }
 
 /* ------------------------------------------------------------------------------------------ */

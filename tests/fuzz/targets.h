@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* PNG decode (channels 0, 1, 3) and the encode → decode round trip. */
+/* PNG decode (channels 0, 1, 3) and the encode → decode round trip; then the same with every
+ * chunk CRC made right, so mutations get past libpng's CRC checks. */
 void drl_fuzz_png(const uint8_t *data, size_t n);
 /* safetensors parse from memory, then serialize → parse gives the same tensors bit for bit. */
 void drl_fuzz_safetensors(const uint8_t *data, size_t n);
