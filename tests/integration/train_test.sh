@@ -62,6 +62,8 @@ req GET "/v1/datasets/$DS" "${AUTH[@]}"; expect_status 200 "dataset metadata"
 req GET /v1/datasets/ds-nope "${AUTH[@]}"; expect_error 404 not_found "unknown dataset"
 ls -a "$W/datasets" | grep -q '^\.tmp' && bad "temporary upload directories left behind" || ok "no temporary upload directories left"
 
+req GET /v1/train/jobs "${AUTH[@]}"; expect_json "d['jobs']==[]" "empty job list"
+
 # ---- job specs ------------------------------------------------------------------------------
 job() { req POST /v1/train/jobs "${AUTH[@]}" -H 'Content-Type: application/json' --data-binary "$1"; }
 job '{"steps":10}'; expect_error 422 invalid_input "job without a dataset"
