@@ -492,6 +492,20 @@ static int run_encode(req_state *rs, drl_encode_job *job, enum MHD_Result *ret) 
     return 0;
 }
 
+/* An encoder job of n images decoded for sv's shape. */
+static drl_encode_job job_for(const drl_served *sv, int n, const float *x, const float *t) {
+    return (drl_encode_job){.n = n, .x = x, .t = t, .C = sv->info.C, .H = sv->info.H, .W = sv->info.W};
+}
+
+/* Whether the {name} segment of a /v2/models/{name}... path names the served model; if not,
+ * answers 404 (*ret) and returns 0. */
+static int name_is_served(req_state *rs, const drl_served *sv, enum MHD_Result *ret) {
+    if (rs->model_name_len == strlen(sv->name) && !strncmp(rs->model_name, sv->name, rs->model_name_len)) return 1;
+    *ret = fail(rs, 404, "not_found", "unknown model '%.*s' (this server serves '%s')",
+                (int)(rs->model_name_len > 128 ? 128 : rs->model_name_len), rs->model_name, sv->name);
+    return 0;
+}
+
 static void job_release(req_state *rs, drl_encode_job *job) {
     free(job->z);
     drl_registry_release(&rs->srv->reg, job->served);
@@ -508,7 +522,7 @@ static enum MHD_Result handle_encode(req_state *rs, const drl_served *sv) {
         return fail(rs, 503, "overloaded", "out of memory");
     }
     for (int i = 0; t && i < req.n; i++) t[i] = req.t;
-    drl_encode_job job = {.n = req.n, .x = req.x, .t = t, .C = sv->info.C, .H = sv->info.H, .W = sv->info.W};
+    drl_encode_job job = job_for(sv, req.n, req.x, t);
     enum MHD_Result ret;
     if (!run_encode(rs, &job, &ret)) {
         size_t len = 0;
@@ -533,7 +547,7 @@ static enum MHD_Result handle_trajectory(req_state *rs, const drl_served *sv) {
         return fail(rs, 503, "overloaded", "out of memory");
     }
     for (int k = 0; k < req.K; k++) memcpy(x + (size_t)k * per, req.x, per * sizeof(float));
-    drl_encode_job job = {.n = req.K, .x = x, .t = req.times, .C = sv->info.C, .H = sv->info.H, .W = sv->info.W};
+    drl_encode_job job = job_for(sv, req.K, x, req.times);
     enum MHD_Result ret;
     if (!run_encode(rs, &job, &ret)) {
         size_t len = 0;
@@ -548,13 +562,12 @@ static enum MHD_Result handle_trajectory(req_state *rs, const drl_served *sv) {
 
 static enum MHD_Result handle_infer(req_state *rs, const drl_served *sv) {
     drl_proto_error e;
-    if (rs->model_name_len != strlen(sv->name) || strncmp(rs->model_name, sv->name, rs->model_name_len))
-        return fail(rs, 404, "not_found", "unknown model '%.*s' (this server serves '%s')", (int)(rs->model_name_len > 128 ? 128 : rs->model_name_len), rs->model_name, sv->name);
+    enum MHD_Result ret;
+    if (!name_is_served(rs, sv, &ret)) return ret;
     drl_proto_oip_req req = {0};
     if (drl_proto_oip_parse(&e, media_type(rs), rs->body, rs->len, &sv->info, &rs->srv->limits, &req))
         return respond_error(rs, &e);
-    drl_encode_job job = {.n = req.n, .x = req.x, .t = NULL, .C = sv->info.C, .H = sv->info.H, .W = sv->info.W};
-    enum MHD_Result ret;
+    drl_encode_job job = job_for(sv, req.n, req.x, NULL);
     if (!run_encode(rs, &job, &ret)) {
         size_t len = 0;
         char *b = drl_proto_oip_response(&job.served->info, &req, job.z, &len);
@@ -621,9 +634,8 @@ static enum MHD_Result handle_v2_model(req_state *rs, int ready_only) {
     drl_served *sv = drl_registry_acquire(&s->reg);
     if (!sv) return fail(rs, 503, "not_ready", "the model is not loaded yet");
     enum MHD_Result ret;
-    if (rs->model_name_len != strlen(sv->name) || strncmp(rs->model_name, sv->name, rs->model_name_len)) {
-        ret = fail(rs, 404, "not_found", "unknown model '%.*s' (this server serves '%s')",
-                   (int)(rs->model_name_len > 128 ? 128 : rs->model_name_len), rs->model_name, sv->name);
+    if (!name_is_served(rs, sv, &ret)) {
+        /* answered */
     } else if (ready_only) {
         int ready, draining;
         get_flags(s, &ready, &draining);
