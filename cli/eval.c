@@ -92,7 +92,7 @@ static void print_sampling(const char *model_path, const drl_sampling_eval_cfg *
                                                     r->steps[s], "conditions", conds));
         }
         json_object_set_new(o, "starts", starts);
-        char *s = json_dumps(o, JSON_INDENT(2));
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
         puts(s);
         free(s);
         json_decref(o);
@@ -102,21 +102,22 @@ static void print_sampling(const char *model_path, const drl_sampling_eval_cfg *
            drl_sampler_name(cfg->sampler.kind), (unsigned long long)cfg->sampler.seed);
     printf("classifier (logistic regression on pixels, %zu training images): %.1f%% on the x0; chance 10.0%%\n\n",
            Ntr, 100 * r->classifier_acc);
-    char h[2][64];
+    /* columns: code | MSE per start (26 wide) | class consistency per start (18 wide) */
+    char h[64];
     printf("%-14s", "code");
     for (int s = 0; s < r->starts; s++) {
-        snprintf(h[s], sizeof h[s], "MSE, t_init %.2g (%d st.)", r->t_init[s], r->steps[s]);
-        printf("  %-24s", h[s]);
+        snprintf(h, sizeof h, "MSE from t=%.2g (%d steps)", r->t_init[s], r->steps[s]);
+        printf("  %-26s", h);
     }
     for (int s = 0; s < r->starts; s++) {
-        snprintf(h[s], sizeof h[s], "class, t_init %.2g", r->t_init[s]);
-        printf("  %17s", h[s]);
+        snprintf(h, sizeof h, "class from t=%.2g", r->t_init[s]);
+        printf("  %18s", h);
     }
     printf("\n");
     for (int c = 0; c < DRL_SEVAL_NCOND; c++) {
         printf("%-14s", cond_labels[c]);
-        for (int s = 0; s < r->starts; s++) printf("  %.4f ± %.4f%9s", r->mse[s][c], r->mse_se[s][c], "");
-        for (int s = 0; s < r->starts; s++) printf("  %16.1f%%", 100 * r->consistency[s][c]);
+        for (int s = 0; s < r->starts; s++) printf("  %.4f ± %.4f%11s", r->mse[s][c], r->mse_se[s][c], "");
+        for (int s = 0; s < r->starts; s++) printf("  %17.1f%%", 100 * r->consistency[s][c]);
         printf("\n");
     }
 }

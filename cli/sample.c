@@ -16,7 +16,7 @@
 
 static const char *usage_text =
     "usage: drl sample --model MODEL (--image X.png | --code Z.npy | --interpolate A.png B.png |\n"
-    "                  --latent-grid K [--range R]) [--n N] [--sampler pc|em|ode] [--steps S]\n"
+    "                  --latent-grid [K] [--range R]) [--n N] [--sampler pc|em|ode] [--steps S]\n"
     "                  [--seed K] [--t-init T]\n"
     "                  [--snr R] [--no-denoise] [--each DIR] --out GRID.png\n"
     "Samples images from the score model conditioned on a latent code.\n"
@@ -24,7 +24,7 @@ static const char *usage_text =
     "                      with --t-init < 1, start from X noised to that time (reconstruction)\n"
     "  --code Z.npy        condition on an explicit code: float32 (d,) or (1, d)\n"
     "  --interpolate A B   N samples along the line from E(A) to E(B)\n"
-    "  --latent-grid K     models with 2-D codes: a KxK grid (K 2..16, default 8) whose cell in row i,\n"
+    "  --latent-grid [K]   models with 2-D codes: a KxK grid (K 2..16, default 8) whose cell in row i,\n"
     "                      column j is conditioned on z = (x_j, y_i), x_j = y_j = -R + 2Rj/(K-1), top\n"
     "                      left (-R, -R); every cell gets the same noise, so only the code changes\n"
     "  --range R           half-width of the --latent-grid square (default 2)\n"
@@ -75,7 +75,7 @@ int drl_cli_sample(int argc, char **argv) {
     drl_sampler_cfg sc = drl_sampler_defaults();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int need = strcmp(a, "--no-denoise") != 0;
+        int need = strcmp(a, "--no-denoise") != 0 && strcmp(a, "--latent-grid") != 0;
         if (need && i + 1 >= argc) {
             fprintf(stderr, "drl sample: %s needs a value\n", a);
             return DRL_EXIT_USAGE;
@@ -91,7 +91,8 @@ int drl_cli_sample(int argc, char **argv) {
             ia = argv[++i];
             ib = argv[++i];
         } else if (!strcmp(a, "--n")) N = atoi(argv[++i]), n_given = 1;
-        else if (!strcmp(a, "--latent-grid")) grid = atoi(argv[++i]);
+        else if (!strcmp(a, "--latent-grid")) /* K is optional */
+            grid = i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9' ? atoi(argv[++i]) : 8;
         else if (!strcmp(a, "--range")) range = strtof(argv[++i], NULL);
         else if (!strcmp(a, "--sampler")) {
             int k = drl_sampler_parse(argv[++i]);

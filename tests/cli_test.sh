@@ -101,20 +101,49 @@ PY
   expect_rc 0 "interpolate two images' codes" "$BIN" sample --model "$M" --interpolate "$TMP/a.png" "$TMP/b.png" --sampler ode --n 3 --steps 8 --out "$TMP/g5.png"
   expect_rc 2 "a code of the wrong size" "$BIN" sample --model "$M" --code "$TMP/z3.npy" --out "$TMP/g6.png"
   expect_err "the model's codes have 8" "the error names both sizes"
-  # Latent grid (2-D codes only) and the sampling evaluation.
+  # Latent grid (2-D codes only) and the sampling evaluation (one thread: a tiny model gains
+  # nothing from two, and loses much when the cores are busy).
   G="$TMP/d2.safetensors"
-  expect_rc 0 "train a tiny model with 2-D codes" "$BIN" train --out "$G" --steps 2 "${small[@]}" --latent-dim 2
-  expect_rc 0 "a 3x3 latent grid" "$BIN" sample --model "$G" --latent-grid 3 --range 1.5 --sampler ode --steps 3 --seed 1 --out "$TMP/lg.png"
+  expect_rc 0 "train a tiny model with 2-D codes" "$BIN" train --out "$G" --steps 2 "${small[@]}" --latent-dim 2 --threads 1
+  expect_rc 0 "a 3x3 latent grid" "$BIN" sample --model "$G" --latent-grid 3 --range 1.5 --sampler ode --steps 3 --seed 1 --threads 1 --out "$TMP/lg.png"
   /usr/bin/python3 -c "import struct; b=open('$TMP/lg.png','rb').read(24); assert b[:8]==b'\x89PNG\r\n\x1a\n' and struct.unpack('>II', b[16:24])==(92, 92), struct.unpack('>II', b[16:24])" \
     && ok "the grid PNG is 3 x (28 + 2) + 2 = 92 pixels square" || bad "latent grid PNG size"
+  # Same noise in every cell: on a grid too small for the code to matter the 9 cells are equal
+  # (pc, so noise enters at every step); on the 3x3 grid over [-1.5, 1.5]^2 they differ.
+  expect_rc 0 "a latent grid over [-1e-6, 1e-6]^2" "$BIN" sample --model "$G" --latent-grid 3 --range 1e-6 --sampler pc --steps 3 --threads 1 --out "$TMP/lg0.png"
+  cell_diff() { # largest pixel difference between a 3x3 grid's cells and its first cell (PNG decoded here)
+    /usr/bin/python3 - "$1" <<'PY'
+import struct, sys, zlib
+b = open(sys.argv[1], 'rb').read()
+i, idat = 8, b''
+while i < len(b):
+    L, t = struct.unpack('>I', b[i:i + 4])[0], b[i + 4:i + 8]
+    if t == b'IHDR': w, h = struct.unpack('>II', b[i + 8:i + 16])
+    if t == b'IDAT': idat += b[i + 8:i + 8 + L]
+    i += 12 + L
+raw, rows, prev = zlib.decompress(idat), [], [0] * w
+for y in range(h):
+    f, line = raw[y * (w + 1)], list(raw[y * (w + 1) + 1:(y + 1) * (w + 1)])
+    for x in range(w):
+        a, c, u = line[x - 1] if x else 0, prev[x - 1] if x else 0, prev[x]
+        p = a + u - c; pa, pb, pc = abs(p - a), abs(p - u), abs(p - c)
+        line[x] = (line[x] + [0, a, u, (a + u) // 2, a if pa <= pb and pa <= pc else u if pb <= pc else c][f]) & 255
+    rows.append(line); prev = line
+cells = [[rows[2 + r * 30 + y][2 + q * 30:2 + q * 30 + 28] for y in range(28)] for r in range(3) for q in range(3)]
+print(max(abs(u - v) for c in cells for a, b0 in zip(c, cells[0]) for u, v in zip(a, b0)))
+PY
+  }
+  d0=$(cell_diff "$TMP/lg0.png"); d1=$(cell_diff "$TMP/lg.png")
+  [ "$d0" -le 1 ] 2>/dev/null && [ "$d1" -gt 1 ] 2>/dev/null && ok "every cell gets the same noise (cells differ by $d0 at range 1e-6, $d1 at 1.5)" \
+    || bad "latent grid noise: cells differ by '$d0' at range 1e-6, '$d1' at 1.5"
   expect_rc 2 "--latent-grid on a model with 8-D codes" "$BIN" sample --model "$M" --latent-grid 3 --out "$TMP/lg8.png"
   expect_err "needs a model with 2-D codes" "the error says why"
   expect_rc 2 "--latent-grid with --n" "$BIN" sample --model "$G" --latent-grid 3 --n 4 --out "$TMP/lg9.png"
-  expect_rc 0 "eval --sampling on 8 test images" "$BIN" eval --model "$M" --sampling --max-test 8 --max-train 500 --steps 3 --threads 2
-  grep -q "^E(x0)" "$TMP/out" && grep -q "^shuffled code" "$TMP/out" && grep -q "^zero code" "$TMP/out" && grep -q "class, t_init 1" "$TMP/out" \
+  expect_rc 0 "eval --sampling on 8 test images" "$BIN" eval --model "$M" --sampling --max-test 8 --max-train 500 --steps 3 --threads 1
+  grep -q "^E(x0)" "$TMP/out" && grep -q "^shuffled code" "$TMP/out" && grep -q "^zero code" "$TMP/out" && grep -q "class from t=1" "$TMP/out" \
     && ok "eval --sampling prints the three codes' errors and the consistency" || bad "eval --sampling table: $(head -c 600 "$TMP/out")"
   grep -q "samples/s" "$TMP/err" && grep -q "ETA" "$TMP/err" && ok "eval --sampling progress shows rate and ETA" || bad "eval --sampling progress"
-  expect_rc 0 "eval --sampling --json" "$BIN" eval --model "$M" --sampling --json --max-test 8 --max-train 500 --steps 3 --t-partial 0 --threads 2
+  expect_rc 0 "eval --sampling --json" "$BIN" eval --model "$M" --sampling --json --max-test 8 --max-train 500 --steps 3 --t-partial 0 --threads 1
   /usr/bin/python3 -c "
 import json; d=json.load(open('$TMP/out')); assert d['test']==8 and d['steps']==3 and len(d['starts'])==1, d
 c=d['starts'][0]['conditions']; assert set(c)=={'code','shuffled','zero'}
