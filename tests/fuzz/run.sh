@@ -17,10 +17,20 @@ TARGETS="png safetensors idx npy base64 codecs upload"
 
 case $SECS in '' | *[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET]" >&2; exit 2 ;; esac
 
-if ! command -v clang >/dev/null 2>&1; then
-  echo "fuzz: SKIP: clang is not installed (apt-get install clang libomp-dev)"
+skip() {
+  echo "fuzz: SKIP: $1 (scripts/deps.sh installs clang libclang-rt-dev libomp-dev)"
   exit 77
-fi
+}
+command -v clang >/dev/null 2>&1 || skip "clang is not installed"
+# clang alone is not enough: libFuzzer and the sanitizer runtimes, and OpenMP (the build needs
+# it), are separate packages.
+probe=$(mktemp -d)
+printf '#include <omp.h>\nint LLVMFuzzerTestOneInput(const char *d, unsigned long n) {\n'\
+'  (void)d; (void)n; return omp_get_max_threads() < 0; }\n' >"$probe/p.c"
+clang -fsanitize=fuzzer,address,undefined -fopenmp "$probe/p.c" -o "$probe/p" >"$probe/log" 2>&1
+probe_rc=$?
+rm -rf "$probe"
+[ $probe_rc -eq 0 ] || skip "clang cannot build a libFuzzer + ASan + OpenMP program"
 
 # Inputs longer than this are cut; uploads (tars) get room for a few entries.
 max_len() {
