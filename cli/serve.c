@@ -31,6 +31,8 @@ static const char *usage_text =
     "  --port N                (DRL_PORT; 8080; 0 = any free port)\n"
     "  --port-file F           write the bound port to F once ready\n"
     "  --threads N             encoder threads (DRL_THREADS; cores)\n"
+    "  --encode-workers W      batches computed at once, threads/W threads each (DRL_ENCODE_WORKERS;\n"
+    "                          default = threads: one-thread workers, the best throughput)\n"
     "  --sample-threads N      sampling threads, lower priority (DRL_SAMPLE_THREADS; 1)\n"
     "  --max-batch N           images per encoder pass (DRL_MAX_BATCH; 64)\n"
     "  --max-delay-ms N        batching wait (DRL_MAX_DELAY_MS; 2)\n"
@@ -183,6 +185,7 @@ int drl_cli_serve(int argc, char **argv) {
         {"--port", "DRL_PORT", OPT_INT, &cfg.port, 0, 65535},
         {"--port-file", "DRL_PORT_FILE", OPT_STR, &port_file, 0, 0},
         {"--threads", "DRL_THREADS", OPT_INT, &cfg.threads, 0, 1024},
+        {"--encode-workers", "DRL_ENCODE_WORKERS", OPT_INT, &cfg.encode_workers, 0, 1024},
         {"--sample-threads", "DRL_SAMPLE_THREADS", OPT_INT, &cfg.sample_threads, 1, 1024},
         {"--max-batch", "DRL_MAX_BATCH", OPT_INT, &cfg.max_batch, 1, 4096},
         {"--max-delay-ms", "DRL_MAX_DELAY_MS", OPT_INT, &cfg.max_delay_ms, 0, 10000},

@@ -129,11 +129,18 @@ int drl_model_load(drl_err *err, const char *path, drl_model **out) {
 
 /* ------------------------------------------------------------------------ activations */
 
-static void acts_layout(const drl_model *m, drl_model_acts *a, drl_arena *ar, int B, int grad) {
+static void acts_layout(const drl_model *m, drl_model_acts *a, drl_arena *ar, int B, int grad,
+                        int encoder_only) {
     const drl_config *c = &m->cfg;
     size_t img = (size_t)B * c->C * c->H * c->W, d = (size_t)B * c->latent_dim;
     drl_encoder_layout(&m->enc, &a->enc, ar, B, grad);
     size_t w = drl_encoder_work_size(&m->enc, B), wu;
+    if (encoder_only) {
+        /* drl_model_encode touches nothing else */
+        a->work = drl_arena_take(ar, w);
+        a->tin_enc = drl_arena_take(ar, (size_t)B);
+        return;
+    }
     if (c->mode == DRL_MODE_AE) {
         drl_decoder_layout(&m->dec, &a->dec, ar, B, grad);
         wu = drl_decoder_work_size(&m->dec, B);
@@ -152,7 +159,7 @@ static void acts_layout(const drl_model *m, drl_model_acts *a, drl_arena *ar, in
     a->denc = drl_arena_take(ar, (size_t)B * m->enc.D);
 }
 
-drl_model_acts *drl_model_acts_create(drl_err *err, const drl_model *m, int B, int grad) {
+static drl_model_acts *acts_create(drl_err *err, const drl_model *m, int B, int grad, int encoder_only) {
     if (B < 1) {
         drl_errf(err, DRL_EINVAL, "model: batch size must be >= 1");
         return NULL;
@@ -163,7 +170,7 @@ drl_model_acts *drl_model_acts_create(drl_err *err, const drl_model *m, int B, i
         return NULL;
     }
     drl_arena ar = {NULL, 0};
-    acts_layout(m, a, &ar, B, grad);
+    acts_layout(m, a, &ar, B, grad, encoder_only);
     a->mem = aligned_alloc(64, ((ar.used * sizeof(float)) + 63) & ~(size_t)63);
     if (!a->mem) {
         drl_errf(err, DRL_ENOMEM, "model: out of memory for %zu MB of activations",
@@ -173,10 +180,18 @@ drl_model_acts *drl_model_acts_create(drl_err *err, const drl_model *m, int B, i
     }
     memset(a->mem, 0, ar.used * sizeof(float));
     drl_arena real = {a->mem, 0};
-    acts_layout(m, a, &real, B, grad);
+    acts_layout(m, a, &real, B, grad, encoder_only);
     a->B = B;
     a->grad = grad;
     return a;
+}
+
+drl_model_acts *drl_model_acts_create(drl_err *err, const drl_model *m, int B, int grad) {
+    return acts_create(err, m, B, grad, 0);
+}
+
+drl_model_acts *drl_model_acts_create_encoder(drl_err *err, const drl_model *m, int B) {
+    return acts_create(err, m, B, 0, 1);
 }
 
 void drl_model_acts_free(drl_model_acts *a) {
@@ -304,7 +319,7 @@ int drl_model_embed_all(drl_err *err, const drl_model *m, const float *P, const 
         return drl_errf(err, DRL_EINVAL, "model: a latent trajectory needs a time-conditioned encoder");
     if (B < 1) return drl_errf(err, DRL_EINVAL, "model: batch size must be >= 1");
     if ((size_t)B > N) B = (int)(N ? N : 1);
-    drl_model_acts *a = drl_model_acts_create(err, m, B, 0);
+    drl_model_acts *a = drl_model_acts_create_encoder(err, m, B);
     if (!a) return err ? err->code : DRL_ENOMEM;
     int Kn = K > 1 ? K : 1, d = c->latent_dim;
     size_t n = (size_t)c->C * c->H * c->W, row = (size_t)Kn * d;

@@ -61,6 +61,9 @@ typedef struct {
 } drl_model_acts;
 
 drl_model_acts *drl_model_acts_create(drl_err *err, const drl_model *m, int B, int grad);
+/* Activations for drl_model_encode only (no score-net or decoder buffers): what a server that
+ * only embeds needs, a fraction of the full set. */
+drl_model_acts *drl_model_acts_create_encoder(drl_err *err, const drl_model *m, int B);
 void drl_model_acts_free(drl_model_acts *a);
 
 /* Embeddings of B images: z (B, d) = E(x) (the mean for VDRL). t (B) gives the encoder's time

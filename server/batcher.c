@@ -39,7 +39,7 @@ static int bufs_ensure(drl_err *err, batch_bufs *bb, const drl_served *s, int B)
     bufs_free(bb);
     const drl_config *c = &s->m->cfg;
     size_t per = (size_t)c->C * c->H * c->W;
-    bb->acts = drl_model_acts_create(err, s->m, B, 0);
+    bb->acts = drl_model_acts_create_encoder(err, s->m, B);
     bb->x = malloc((size_t)B * per * sizeof(float));
     bb->t = malloc((size_t)B * sizeof(float));
     bb->z = malloc((size_t)B * c->latent_dim * sizeof(float));
@@ -117,7 +117,8 @@ static void run_batch(drl_batcher *b, batch_bufs *bb, drl_encode_job **jobs, int
 
 static void *worker(void *arg) {
     drl_batcher *b = arg;
-    drl_threads_set(b->threads);
+    int per = b->threads / b->workers;
+    drl_threads_set(per > 0 ? per : 1);
     batch_bufs bb = {0};
     drl_encode_job **jobs = malloc((size_t)b->max_batch * sizeof *jobs);
     for (;;) {
@@ -129,10 +130,14 @@ static void *worker(void *arg) {
         }
         /* Wait for a full batch or the oldest job's deadline, whichever comes first. */
         double deadline = b->head->enqueued + b->max_delay_ms * 1e-3;
-        while (!b->stop && b->queued < b->max_batch && now_s() < deadline) {
+        while (!b->stop && b->head && b->queued < b->max_batch && now_s() < deadline) {
             struct timespec ts;
             deadline_ts(deadline, &ts);
             if (pthread_cond_timedwait(&b->cv, &b->mu, &ts) == ETIMEDOUT) break;
+        }
+        if (!b->head) { /* another worker took it */
+            pthread_mutex_unlock(&b->mu);
+            continue;
         }
         int nj = 0, imgs = 0;
         while (b->head && nj < b->max_batch && (nj == 0 || imgs + b->head->n <= b->max_batch)) {
@@ -144,14 +149,15 @@ static void *worker(void *arg) {
             jobs[nj++] = j;
             if (imgs >= b->max_batch) break;
         }
-        b->busy = 1;
+        b->busy++;
+        if (b->head) pthread_cond_signal(&b->cv); /* more work: wake another worker */
         pthread_mutex_unlock(&b->mu);
 
         run_batch(b, &bb, jobs, nj);
 
         pthread_mutex_lock(&b->mu);
-        b->busy = 0;
-        if (!b->head) pthread_cond_broadcast(&b->idle_cv);
+        b->busy--;
+        if (!b->head && !b->busy) pthread_cond_broadcast(&b->idle_cv);
         pthread_mutex_unlock(&b->mu);
     }
     free(jobs);
@@ -160,13 +166,14 @@ static void *worker(void *arg) {
 }
 
 int drl_batcher_start(drl_err *err, drl_batcher *b, drl_registry *reg, drl_metrics *metrics,
-                      int max_batch, int max_delay_ms, int max_queue, int threads) {
+                      int max_batch, int max_delay_ms, int max_queue, int threads, int workers) {
     memset(b, 0, sizeof *b);
-    if (max_batch < 1 || max_delay_ms < 0 || max_queue < 1)
-        return drl_errf(err, DRL_EINVAL, "batcher: max_batch and queue must be >= 1, delay >= 0");
+    if (max_batch < 1 || max_delay_ms < 0 || max_queue < 1 || workers < 1 || threads < 1)
+        return drl_errf(err, DRL_EINVAL, "batcher: max_batch, queue, threads and workers must be >= 1, delay >= 0");
     b->reg = reg, b->metrics = metrics;
     b->max_batch = max_batch, b->max_delay_ms = max_delay_ms, b->max_queue = max_queue;
     b->threads = threads;
+    b->workers = workers;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -174,25 +181,30 @@ int drl_batcher_start(drl_err *err, drl_batcher *b, drl_registry *reg, drl_metri
     pthread_cond_init(&b->cv, &ca);
     pthread_cond_init(&b->idle_cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (pthread_create(&b->thread, NULL, worker, b) != 0) {
-        pthread_cond_destroy(&b->cv), pthread_cond_destroy(&b->idle_cv);
-        pthread_mutex_destroy(&b->mu);
-        return drl_errf(err, DRL_EIO, "batcher: cannot start the worker thread");
+    b->thread = calloc((size_t)workers, sizeof *b->thread);
+    for (int i = 0; b->thread && i < workers; i++) {
+        if (pthread_create(&b->thread[i], NULL, worker, b) != 0) break;
+        b->started++;
     }
-    b->started = 1;
+    if (b->started < workers) {
+        drl_batcher_stop(b);
+        return drl_errf(err, DRL_EIO, "batcher: cannot start %d worker threads", workers);
+    }
     return 0;
 }
 
 void drl_batcher_stop(drl_batcher *b) {
-    if (!b->started) return;
+    if (!b->thread) return;
     pthread_mutex_lock(&b->mu);
     b->stop = 1;
     pthread_cond_broadcast(&b->cv);
     pthread_mutex_unlock(&b->mu);
-    pthread_join(b->thread, NULL);
+    for (int i = 0; i < b->started; i++) pthread_join(b->thread[i], NULL);
+    free(b->thread);
+    b->thread = NULL;
+    b->started = 0;
     pthread_cond_destroy(&b->cv), pthread_cond_destroy(&b->idle_cv);
     pthread_mutex_destroy(&b->mu);
-    b->started = 0;
 }
 
 int drl_batcher_submit(drl_err *err, drl_batcher *b, drl_encode_job *job) {

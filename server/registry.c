@@ -56,7 +56,7 @@ void drl_registry_release(drl_registry *r, drl_served *s) {
  * OpenBLAS/OpenMP start-up, and a model whose forward pass produces non-finite codes is refused. */
 static int warm_up(drl_err *err, const drl_model *m) {
     const drl_config *c = &m->cfg;
-    drl_model_acts *a = drl_model_acts_create(err, m, 1, 0);
+    drl_model_acts *a = drl_model_acts_create_encoder(err, m, 1);
     float *x = calloc((size_t)c->C * c->H * c->W, sizeof(float));
     float *z = malloc((size_t)c->latent_dim * sizeof(float));
     int rc = 0;

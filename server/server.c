@@ -1122,7 +1122,8 @@ int drl_server_create(drl_err *err, const drl_server_config *cfg, drl_server **o
     }
     if (!rc) rc = drl_registry_load(err, &s->reg, first, s->name, NULL);
     int threads = cfg->threads > 0 ? cfg->threads : drl_threads_cores();
-    if (!rc) rc = drl_batcher_start(err, &s->batcher, &s->reg, s->metrics, cfg->max_batch, cfg->max_delay_ms, cfg->queue, threads);
+    if (!rc) rc = drl_batcher_start(err, &s->batcher, &s->reg, s->metrics, cfg->max_batch, cfg->max_delay_ms, cfg->queue, threads,
+                                   cfg->encode_workers > 0 ? (cfg->encode_workers < threads ? cfg->encode_workers : threads) : threads);
     if (!rc) rc = drl_sampling_start(err, &s->sampling, &s->reg, s->metrics, &s->batcher,
                                      cfg->sample_threads > 0 ? cfg->sample_threads : 1, cfg->sample_queue);
     if (!rc && cfg->work_dir) {

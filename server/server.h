@@ -20,7 +20,8 @@ typedef struct {
     const char *name;          /* served name; NULL: the file name without .safetensors */
     const char *host;          /* "0.0.0.0", "127.0.0.1", "::" ... */
     int port;                  /* 0: any free port (see drl_server_port) */
-    int threads;               /* encoder worker threads */
+    int threads;               /* encoder threads (over all encode workers) */
+    int encode_workers;        /* batches computed at once; 0: one per thread */
     int sample_threads;
     int max_batch, max_delay_ms, queue;
     size_t max_body;

@@ -541,6 +541,16 @@ START_TEST(test_encode_matches_loss) {
     if (!c.time_cond) ck_assert_close(z, mu, (size_t)b.B * d, 1e-6, "encode ignores t");
     free(tmin);
 
+    /* encoder-only activations (what the server allocates), made for a larger batch and used
+     * for a smaller one, give the same codes */
+    drl_err err = {0};
+    drl_model_acts *enc = drl_model_acts_create_encoder(&err, m, b.B + 5);
+    ck_assert_msg(enc != NULL, "%s", err.msg);
+    drl_model_encode(m, enc, m->params.data, b.x0, b.t, z2, b.B);
+    drl_model_encode(m, inf, m->params.data, b.x0, b.t, z, b.B);
+    ck_assert_close(z2, z, (size_t)b.B * d, 0.0, "encoder-only acts vs full acts");
+    drl_model_acts_free(enc);
+
     free(mu);
     free(z);
     free(z2);
