@@ -11,23 +11,6 @@
 #include "idx.h"
 #include "testutil.h"
 
-/* gzip-compresses n bytes (malloc'd result). */
-static uint8_t *gzip(const uint8_t *in, size_t n, size_t *out_n) {
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    size_t cap = deflateBound(&zs, (uLong)n) + 64;
-    uint8_t *out = malloc(cap);
-    zs.next_in = (Bytef *)(uintptr_t)in;
-    zs.avail_in = (uInt)n;
-    zs.next_out = out;
-    zs.avail_out = (uInt)cap;
-    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
-    *out_n = cap - zs.avail_out;
-    deflateEnd(&zs);
-    return out;
-}
-
 /* The 2x3x4 unsigned-byte sample and its bytes. */
 static uint8_t *sample_ubyte(size_t *n) {
     uint32_t dims[3] = {2, 3, 4};
@@ -56,7 +39,7 @@ START_TEST(test_plain_and_gzip) {
     ck_assert_int_eq(drl_idx_parse(&e, b, n, 0, &x), 0);
     check_sample(x);
     drl_idx_free(x);
-    uint8_t *g = gzip(b, n, &gn);
+    uint8_t *g = drl_test_gzip(b, n, &gn);
     ck_assert_int_eq(drl_idx_parse(&e, g, gn, 0, &x), 0);
     check_sample(x);
     drl_idx_free(x);
@@ -179,7 +162,7 @@ END_TEST
 START_TEST(test_gzip_malformed) {
     size_t n, gn;
     uint8_t *b = sample_ubyte(&n);
-    uint8_t *g = gzip(b, n, &gn);
+    uint8_t *g = drl_test_gzip(b, n, &gn);
     drl_err e = {0};
     drl_idx *x;
     /* every truncation of the gzip stream (past the 2 magic bytes) */
@@ -204,7 +187,7 @@ START_TEST(test_gzip_malformed) {
     /* a gzip of content that is itself malformed IDX */
     b[0] = 7;
     free(g);
-    g = gzip(b, n, &gn);
+    g = drl_test_gzip(b, n, &gn);
     ck_assert_int_eq(drl_idx_parse(&e, g, gn, 0, &x), DRL_EFORMAT);
     free(g);
     free(b);
@@ -218,7 +201,7 @@ START_TEST(test_gzip_bomb) {
     uint8_t *raw = calloc(1, 16 + payload);
     size_t h = drl_test_idx_header(raw, 0x08, 3, dims);
     size_t gn;
-    uint8_t *g = gzip(raw, h + payload, &gn);
+    uint8_t *g = drl_test_gzip(raw, h + payload, &gn);
     free(raw);
     ck_assert_uint_lt(gn, (size_t)1 << 20);
     drl_err e = {0};

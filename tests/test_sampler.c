@@ -162,12 +162,7 @@ END_TEST
  * finite and reproducible; a time-conditioned model re-encodes x0 at every step's t, so its
  * samples differ from those with the code fixed at t_min. */
 START_TEST(test_model_score) {
-    drl_config c = drl_config_defaults();
-    c.H = c.W = 8;
-    c.latent_dim = 4;
-    c.enc_ch[0] = c.unet_ch[0] = 8, c.enc_ch[1] = c.unet_ch[1] = 8, c.enc_ch[2] = c.unet_ch[2] = 8;
-    c.groups = 4, c.fourier_dim = 4, c.temb_dim = 8;
-    c.time_cond = _i;
+    drl_config c = drl_test_tiny_config(_i);
     drl_err e = {0};
     drl_model *m = NULL;
     ck_assert_int_eq(drl_model_create(&e, &c, 3, &m), 0);

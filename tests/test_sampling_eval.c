@@ -175,12 +175,7 @@ END_TEST
  * drl_sampling_model_ops: the numbers are finite, in range and reproducible; a probe of the wrong
  * width is refused. */
 START_TEST(test_tiny_model) {
-    drl_config c = drl_config_defaults();
-    c.H = c.W = 8;
-    c.latent_dim = 4;
-    c.enc_ch[0] = c.unet_ch[0] = 8, c.enc_ch[1] = c.unet_ch[1] = 8, c.enc_ch[2] = c.unet_ch[2] = 8;
-    c.groups = 4, c.fourier_dim = 4, c.temb_dim = 8;
-    c.time_cond = _i;
+    drl_config c = drl_test_tiny_config(_i);
     drl_err e = {0};
     drl_model *m = NULL;
     ck_assert_int_eq(drl_model_create(&e, &c, 3, &m), 0);

@@ -91,23 +91,6 @@ static uint8_t *png_header_only(uint32_t W, uint32_t H, size_t *n) {
     return b;
 }
 
-/* gzip (with header) of n bytes. */
-static uint8_t *gzip_bytes(const uint8_t *in, size_t n, size_t *out_n) {
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    size_t cap = deflateBound(&zs, n) + 64;
-    uint8_t *out = malloc(cap);
-    zs.next_in = (Bytef *)(uintptr_t)in;
-    zs.avail_in = (uInt)n;
-    zs.next_out = out;
-    zs.avail_out = (uInt)cap;
-    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
-    *out_n = cap - zs.avail_out;
-    deflateEnd(&zs);
-    return out;
-}
-
 /* ---- tar writer ---- */
 
 typedef struct {
@@ -527,7 +510,7 @@ START_TEST(test_idx_raw_and_gz) {
     ck_assert_int_eq(ds->W, 6);
     assert_idx_values(ds);
     drl_dataset_free(ds);
-    uint8_t *gz = gzip_bytes(b, n, &gn);
+    uint8_t *gz = drl_test_gzip(b, n, &gn);
     ds = decode_ok(gz, gn, "idx.gz", NULL);
     ck_assert_uint_eq(ds->N, 5);
     assert_idx_values(ds);
@@ -582,7 +565,7 @@ START_TEST(test_gzip_bomb) {
     uint8_t *raw = calloc(1, raw_n);
     uint32_t dims[3] = {1, 10, 10};
     drl_test_idx_header(raw, 0x08, 3, dims);
-    uint8_t *gz = gzip_bytes(raw, raw_n, &gn);
+    uint8_t *gz = drl_test_gzip(raw, raw_n, &gn);
     ck_assert_uint_lt(gn, 100000);
     drl_proto_error e = decode_fail_lim(gz, gn, &(drl_upload_limits){64, 1000, 10000, 1 << 20, 0});
     ck_assert_err(e, 413, "payload_too_large", "idx.gz: inflates to more than 10016 bytes");
@@ -723,7 +706,7 @@ START_TEST(test_garbage) {
     e = decode_fail((const uint8_t *)"", 0);
     ck_assert_err(e, 400, "bad_upload", "empty body");
     size_t gn;
-    uint8_t *gz = gzip_bytes((const uint8_t *)junk, strlen(junk), &gn);
+    uint8_t *gz = drl_test_gzip((const uint8_t *)junk, strlen(junk), &gn);
     e = decode_fail(gz, gn);
     ck_assert_err(e, 400, "bad_upload", "not an IDX file or a tar inside gzip");
     free(gz);

@@ -1,6 +1,8 @@
 /* testutil.c — helpers shared by the Check suites (see testutil.h). */
 #include "testutil.h"
 
+#include <zlib.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,4 +93,31 @@ size_t drl_test_idx_header(uint8_t *b, int type, int ndim, const uint32_t *dims)
         b[7 + 4 * i] = (uint8_t)dims[i];
     }
     return 4 + 4 * (size_t)ndim;
+}
+
+uint8_t *drl_test_gzip(const uint8_t *in, size_t n, size_t *out_n) {
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t cap = deflateBound(&zs, (uLong)n) + 64;
+    uint8_t *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)n;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    *out_n = cap - zs.avail_out;
+    deflateEnd(&zs);
+    return out;
+}
+
+drl_config drl_test_tiny_config(int time_cond) {
+    drl_config c = drl_config_defaults();
+    c.H = c.W = 8;
+    c.latent_dim = 4;
+    c.enc_ch[0] = c.unet_ch[0] = 8, c.enc_ch[1] = c.unet_ch[1] = 8, c.enc_ch[2] = c.unet_ch[2] = 8;
+    c.groups = 4, c.fourier_dim = 4, c.temb_dim = 8;
+    c.time_cond = time_cond;
+    return c;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "rng.h"
 
 /* Asserts max |a-b| / max|b| <= tol, printing the max difference and where it is on failure. */
@@ -26,6 +27,10 @@ float *drl_test_zeros(size_t n);
 /* Writes an IDX header (two zero bytes, type, ndim, big-endian u32 dims) into b; returns its
  * length (4 + 4·ndim). */
 size_t drl_test_idx_header(uint8_t *b, int type, int ndim, const uint32_t *dims);
+/* A gzip stream (level 9) of n bytes, malloc'd (caller frees); asserts on failure. */
+uint8_t *drl_test_gzip(const uint8_t *in, size_t n, size_t *out_n);
+/* A tiny model config (1x8x8 images, d = 4, 8 channels everywhere) for sampler-level tests. */
+drl_config drl_test_tiny_config(int time_cond);
 /* Runs a suite, returns the process exit status. */
 int drl_test_run(Suite *s);
 
