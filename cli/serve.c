@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -260,6 +261,10 @@ int drl_cli_serve(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* One thread per connection would give glibc up to 8 malloc arenas per core, each keeping
+     * freed request buffers: cap them so the resident size follows the load, not the thread
+     * count. */
+    mallopt(M_ARENA_MAX, 4);
     drl_err err = {0};
     drl_server *srv = NULL;
     int rc = drl_server_create(&err, &cfg, &srv);
