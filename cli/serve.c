@@ -287,13 +287,7 @@ int drl_cli_serve(int argc, char **argv) {
         if (sigwait(&set, &sig)) continue;
         if (sig == SIGHUP) {
             drl_err e = {0};
-            if (drl_server_reload(&e, srv, NULL)) {
-                char x[700];
-                snprintf(x, sizeof x, "\"error\":\"%s\"", drl_err_name(e.code));
-                drl_server_log("error", e.msg, x);
-            } else {
-                drl_server_log("info", "model reloaded on SIGHUP", NULL);
-            }
+            drl_server_reload(&e, srv, NULL, NULL); /* logs its outcome */
             continue;
         }
         drl_server_log("info", "draining", sig == SIGTERM ? "\"signal\":\"SIGTERM\"" : "\"signal\":\"SIGINT\"");

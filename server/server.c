@@ -434,32 +434,15 @@ static enum MHD_Result handle_reload(req_state *rs) {
     drl_proto_error e;
     char *path = NULL;
     if (drl_proto_reload_parse(&e, rs->body, rs->len, &path)) return respond_error(rs, &e);
-    drl_served *cur = drl_registry_acquire(&s->reg);
-    char *target = path ? path : (cur ? strdup(cur->path) : NULL);
-    drl_registry_release(&s->reg, cur);
-    if (!target) return fail(rs, 500, "internal", "out of memory");
     drl_err err = {0};
     char prev[13] = "";
-    int rc = drl_registry_load(&err, &s->reg, target, s->name, prev);
-    drl_metrics_reload(s->metrics, rc == 0);
-    char extra[4400];
-    char *jp = json_quote(target);
-    free(target);
-    if (rc) {
-        char *jm = json_quote(err.msg);
-        snprintf(extra, sizeof extra, "\"path\":%s,\"error\":%s", jp ? jp : "null", jm ? jm : "null");
-        drl_server_log("error", "reload failed; the previous model keeps serving", extra);
-        free(jm), free(jp);
-        if (rc == DRL_EBUSY) return fail(rs, 409, "conflict", "%s", err.msg);
-        if (rc == DRL_ENOTFOUND) return fail(rs, 404, "not_found", "%s", err.msg);
-        if (rc == DRL_ENOMEM) return fail(rs, 503, "overloaded", "%s", err.msg);
-        return fail(rs, 422, "bad_checkpoint", "%s", err.msg);
-    }
+    int rc = drl_server_reload(&err, s, path, prev);
+    free(path);
+    if (rc == DRL_EBUSY) return fail(rs, 409, "conflict", "%s", err.msg);
+    if (rc == DRL_ENOTFOUND) return fail(rs, 404, "not_found", "%s", err.msg);
+    if (rc == DRL_ENOMEM) return fail(rs, 503, "overloaded", "%s", err.msg);
+    if (rc) return fail(rs, 422, "bad_checkpoint", "%s", err.msg);
     drl_served *sv = drl_registry_acquire(&s->reg);
-    snprintf(extra, sizeof extra, "\"path\":%s,\"version\":\"%s\",\"previous_version\":\"%s\",\"generation\":%ld",
-             jp ? jp : "null", sv->version, prev, sv->generation);
-    free(jp);
-    drl_server_log("info", "model reloaded", extra);
     size_t len = 0;
     char *b = drl_proto_reload_response(&sv->info, prev, &len);
     drl_registry_release(&s->reg, sv);
@@ -1145,14 +1128,31 @@ int drl_server_create(drl_err *err, const drl_server_config *cfg, drl_server **o
 
 int drl_server_port(const drl_server *s) { return s->port; }
 
-int drl_server_reload(drl_err *err, drl_server *s, const char *path) {
+int drl_server_reload(drl_err *err, drl_server *s, const char *path, char prev_version[13]) {
     drl_served *cur = drl_registry_acquire(&s->reg);
     char *target = path ? strdup(path) : (cur ? strdup(cur->path) : NULL);
     drl_registry_release(&s->reg, cur);
     if (!target) return drl_errf(err, DRL_ENOMEM, "out of memory");
-    int rc = drl_registry_load(err, &s->reg, target, s->name, NULL);
+    char prev[13] = "";
+    int rc = drl_registry_load(err, &s->reg, target, s->name, prev);
     drl_metrics_reload(s->metrics, rc == 0);
+    char extra[4400];
+    char *jp = json_quote(target);
     free(target);
+    if (rc) {
+        char *jm = json_quote(err ? err->msg : "");
+        snprintf(extra, sizeof extra, "\"path\":%s,\"error\":%s", jp ? jp : "null", jm ? jm : "null");
+        drl_server_log("error", "reload failed; the previous model keeps serving", extra);
+        free(jm);
+    } else {
+        drl_served *sv = drl_registry_acquire(&s->reg);
+        snprintf(extra, sizeof extra, "\"path\":%s,\"version\":\"%s\",\"previous_version\":\"%s\",\"generation\":%ld",
+                 jp ? jp : "null", sv->version, prev, sv->generation);
+        drl_registry_release(&s->reg, sv);
+        drl_server_log("info", "model reloaded", extra);
+    }
+    free(jp);
+    if (prev_version) memcpy(prev_version, prev, sizeof prev);
     return rc;
 }
 

@@ -52,8 +52,10 @@ typedef struct drl_server drl_server;
  * returns. */
 int drl_server_create(drl_err *err, const drl_server_config *cfg, drl_server **out);
 int drl_server_port(const drl_server *s);
-/* Reloads the model from path (NULL: the current path), as POST /v1/models/reload does. */
-int drl_server_reload(drl_err *err, drl_server *s, const char *path);
+/* Reloads the model from path (NULL: the current path) — POST /v1/models/reload and SIGHUP —
+ * counting it in /metrics and logging the outcome. prev_version (may be NULL) receives the
+ * version that was replaced. On failure the current model keeps serving. */
+int drl_server_reload(drl_err *err, drl_server *s, const char *path, char prev_version[13]);
 /* Graceful stop: /readyz turns 503 at once, wait drain_delay_ms, stop accepting, let in-flight
  * requests finish (at most drain_timeout_ms), stop the workers. Returns the number of requests
  * that were still running at the deadline (0 on a clean drain). */
