@@ -8,6 +8,7 @@
 #include "loss.h"
 #include "safetensors.h"
 #include "tensor.h"
+#include "threads.h"
 #include "sde.h"
 
 int drl_model_create(drl_err *err, const drl_config *cfg, uint64_t seed, drl_model **out) {
@@ -224,14 +225,15 @@ void drl_model_score(const drl_model *m, drl_model_acts *a, const float *P, cons
 
 /* ------------------------------------------------------------------------ loss */
 
-drl_loss_parts drl_model_loss(drl_model *m, drl_model_acts *a, const float *P, const float *x0,
-                              const float *t, const float *eps, const float *eps_z, int B,
-                              int backward, int train, drl_rng *rng) {
+/* The loss of B images with gradients accumulated into G (drl_model_loss without the masking of
+ * fixed buffers). Reads m only: shards run this concurrently on one model. */
+static drl_loss_parts loss_into(const drl_model *m, drl_model_acts *a, const float *P, float *G,
+                                const float *x0, const float *t, const float *eps,
+                                const float *eps_z, int B, int backward, int train, drl_rng *rng) {
     const drl_config *c = &m->cfg;
     drl_loss_parts parts = {0, 0, 0};
     size_t n = (size_t)c->C * c->H * c->W;
     int d = c->latent_dim, D = m->enc.D;
-    float *G = m->params.grad;
 
     /* noisy input and target */
     for (int b = 0; b < B; b++) {
@@ -304,8 +306,107 @@ drl_loss_parts drl_model_loss(drl_model *m, drl_model_acts *a, const float *P, c
         }
     }
     drl_encoder_backward(&m->enc, &a->enc, P, G, x0, a->denc, a->work, B);
-    drl_params_mask_fixed_grads(&m->params);
     return parts;
+}
+
+drl_loss_parts drl_model_loss(drl_model *m, drl_model_acts *a, const float *P, const float *x0,
+                              const float *t, const float *eps, const float *eps_z, int B,
+                              int backward, int train, drl_rng *rng) {
+    drl_loss_parts parts = loss_into(m, a, P, m->params.grad, x0, t, eps, eps_z, B, backward, train, rng);
+    if (backward) drl_params_mask_fixed_grads(&m->params);
+    return parts;
+}
+
+/* ------------------------------------------------------------------ data-parallel loss */
+
+struct drl_model_shards {
+    int B, S;
+    drl_model_acts *acts[DRL_MODEL_MAX_SHARDS];
+    float *grad[DRL_MODEL_MAX_SHARDS];       /* per-shard gradients (when made for backward) */
+    size_t total;
+};
+
+int drl_model_shard_count(int B) { return B >= 2 * DRL_MODEL_MIN_SHARD ? 2 : 1; }
+
+drl_model_shards *drl_model_shards_create(drl_err *err, const drl_model *m, int B, int grad) {
+    if (B < 1) {
+        drl_errf(err, DRL_EINVAL, "shards: batch size %d", B);
+        return NULL;
+    }
+    drl_model_shards *s = calloc(1, sizeof *s);
+    if (!s) {
+        drl_errf(err, DRL_ENOMEM, "shards: out of memory");
+        return NULL;
+    }
+    s->B = B;
+    s->S = drl_model_shard_count(B);
+    s->total = m->params.total;
+    for (int k = 0; k < s->S; k++) { /* shard k: images [B*k/S, B*(k+1)/S) */
+        const int nb = (int)((long)B * (k + 1) / s->S - (long)B * k / s->S);
+        s->acts[k] = drl_model_acts_create(err, m, nb, grad);
+        if (grad && s->acts[k]) s->grad[k] = malloc(s->total * sizeof(float));
+        if (!s->acts[k] || (grad && !s->grad[k])) {
+            if (s->acts[k] && err && !err->code) drl_errf(err, DRL_ENOMEM, "shards: out of memory");
+            drl_model_shards_free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+void drl_model_shards_free(drl_model_shards *s) {
+    if (!s) return;
+    for (int k = 0; k < s->S; k++) {
+        drl_model_acts_free(s->acts[k]);
+        free(s->grad[k]);
+    }
+    free(s);
+}
+
+/* Shards run side by side, one thread each (their ops then stay on that thread), when there
+ * are at least as many threads as shards; otherwise one after the other with the whole team.
+ * The split, every shard's arithmetic and the order of the final sums are the same either way. */
+drl_loss_parts drl_model_loss_sharded(drl_model *m, drl_model_shards *s, const float *P,
+                                      const float *x0, const float *t, const float *eps,
+                                      const float *eps_z, int B, int backward, int train,
+                                      drl_rng *rng) {
+    const drl_config *c = &m->cfg;
+    const size_t n = (size_t)c->C * c->H * c->W, d = (size_t)c->latent_dim;
+    drl_loss_parts part[DRL_MODEL_MAX_SHARDS], sum = {0, 0, 0};
+    drl_rng r[DRL_MODEL_MAX_SHARDS];
+    const uint64_t base = drl_rng_u64(rng); /* dropout streams, one per shard */
+    if (B > s->B || B < 1) return (drl_loss_parts){NAN, NAN, NAN};
+    /* A smaller batch is cut the same way: its shards are no larger than the full batch's. */
+    const int S = B < s->S ? B : s->S;
+    int lo[DRL_MODEL_MAX_SHARDS + 1];
+    for (int k = 0; k <= S; k++) lo[k] = (int)((long)B * k / S);
+    for (int k = 0; k < S; k++) drl_rng_stream(&r[k], base, (uint64_t)k);
+    const int par = S > 1 && drl_threads_get() >= S;
+#pragma omp parallel for schedule(static, 1) num_threads(S) if (par)
+    for (int k = 0; k < S; k++) {
+        const int b0 = lo[k], nb = lo[k + 1] - lo[k];
+        if (backward) memset(s->grad[k], 0, s->total * sizeof(float));
+        part[k] = loss_into(m, s->acts[k], P, backward ? s->grad[k] : NULL, x0 + b0 * n, t + b0,
+                            eps + b0 * n, eps_z ? eps_z + b0 * d : NULL, nb, backward, train, &r[k]);
+    }
+    /* each shard's mean weighted by its share of the batch; equal halves weigh exactly 1/2 */
+    for (int k = 0; k < S; k++) {
+        const double w = (double)(lo[k + 1] - lo[k]) / B;
+        sum.dsm += w * part[k].dsm, sum.reg += w * part[k].reg, sum.total += w * part[k].total;
+    }
+    if (!backward) return sum;
+    float *G = m->params.grad;
+    const size_t tot = s->total;
+    float wk[DRL_MODEL_MAX_SHARDS];
+    for (int k = 0; k < S; k++) wk[k] = (float)(lo[k + 1] - lo[k]) / (float)B;
+#pragma omp parallel for schedule(static) if (tot >= 65536)
+    for (size_t i = 0; i < tot; i++) {
+        float g = 0.0f;
+        for (int k = 0; k < S; k++) g += wk[k] * s->grad[k][i];
+        G[i] += g;
+    }
+    drl_params_mask_fixed_grads(&m->params);
+    return sum;
 }
 
 /* ------------------------------------------------------------------------ batch embedding */

@@ -86,6 +86,27 @@ drl_loss_parts drl_model_loss(drl_model *m, drl_model_acts *a, const float *P, c
                               const float *t, const float *eps, const float *eps_z, int B,
                               int backward, int train, drl_rng *rng);
 
+/* Data-parallel loss for training. The batch is cut into drl_model_shard_count(B) shards (a
+ * function of B alone: 2 from 2*DRL_MODEL_MIN_SHARD images on); every shard runs the whole loss on
+ * its images with its own activations and gradient buffer, side by side on one thread each when
+ * there are enough threads, and the shard gradients are summed weighted by shard size in a fixed
+ * order. So the result is the same for any thread count (up to OpenBLAS's rounding of differently
+ * cut GEMMs), equals drl_model_loss up to summation order, and two threads never meet at a barrier
+ * inside a layer (an OpenMP team of 2 stalls there whenever another process takes a core). */
+#define DRL_MODEL_MAX_SHARDS 2
+#define DRL_MODEL_MIN_SHARD 8
+typedef struct drl_model_shards drl_model_shards;
+int drl_model_shard_count(int B);
+/* Activations (and, with grad, gradient buffers) for batches of B images. */
+drl_model_shards *drl_model_shards_create(drl_err *err, const drl_model *m, int B, int grad);
+void drl_model_shards_free(drl_model_shards *s);
+/* drl_model_loss for B <= the shards' batch size (a smaller batch is cut into the same number of
+ * shards, or B if fewer); draws one number from rng to seed the shards' dropout streams. */
+drl_loss_parts drl_model_loss_sharded(drl_model *m, drl_model_shards *s, const float *P,
+                                      const float *x0, const float *t, const float *eps,
+                                      const float *eps_z, int B, int backward, int train,
+                                      drl_rng *rng);
+
 /* Score-net output h(x_t, t, z) for sampling (B, C, H, W) into out; the score is h / s(t).
  * DRL models only (an autoencoder-baseline model has no score network). */
 void drl_model_score(const drl_model *m, drl_model_acts *a, const float *P, const float *xt,

@@ -20,11 +20,15 @@ void drl_threads_set(int n) {
     if (n <= 0) n = drl_threads_cores();
     openblas_set_num_threads(1);
     omp_set_num_threads(n);
+    omp_set_max_active_levels(1); /* a region inside a shard's thread (model.h) stays on it */
 }
 
 int drl_threads_get(void) { return omp_get_max_threads(); }
 
-int drl_threads_team(double work, double min_work) { return work < min_work ? 1 : omp_get_max_threads(); }
+/* Inside an active parallel region (a shard of a data-parallel step) an op stays on its thread. */
+int drl_threads_team(double work, double min_work) {
+    return work < min_work || omp_in_parallel() ? 1 : omp_get_max_threads();
+}
 
 void drl_threads_split(int n, int t, int T, int *lo, int *hi) {
     *lo = (int)((long)n * t / T);

@@ -122,7 +122,7 @@ int drl_train_cfg_from_json(drl_err *err, const char *json, drl_train_cfg *c) {
 
 typedef struct {
     drl_model *m;
-    drl_model_acts *acts;
+    drl_model_shards *shards;
     float *adam_m, *adam_v, *ema; /* (total) */
     long step;
     float *x0, *t, *eps, *eps_z;   /* batch buffers */
@@ -131,7 +131,7 @@ typedef struct {
 } trainer;
 
 static void trainer_free(trainer *T) {
-    drl_model_acts_free(T->acts);
+    drl_model_shards_free(T->shards);
     drl_model_free(T->m);
     free(T->adam_m);
     free(T->adam_v);
@@ -300,7 +300,7 @@ static int trainer_setup(drl_err *err, const drl_train_cfg *cfg, const drl_datas
                         ds->C, ds->H, ds->W, c->C, c->H, c->W);
     if (ds->N < 1) return drl_errf(err, DRL_EINVAL, "train: the dataset is empty");
     size_t tot = T->m->params.total, B = (size_t)cfg->batch_size, n = (size_t)c->C * c->H * c->W;
-    T->acts = drl_model_acts_create(err, T->m, cfg->batch_size, 1);
+    T->shards = drl_model_shards_create(err, T->m, cfg->batch_size, 1);
     T->adam_m = calloc(tot, sizeof(float));
     T->adam_v = calloc(tot, sizeof(float));
     T->ema = malloc(tot * sizeof(float));
@@ -309,7 +309,7 @@ static int trainer_setup(drl_err *err, const drl_train_cfg *cfg, const drl_datas
     T->eps = malloc(B * n * sizeof(float));
     T->eps_z = malloc(B * (size_t)c->latent_dim * sizeof(float));
     T->perm = malloc(ds->N * sizeof(uint32_t));
-    if (!T->acts || !T->adam_m || !T->adam_v || !T->ema || !T->x0 || !T->t || !T->eps || !T->eps_z || !T->perm)
+    if (!T->shards || !T->adam_m || !T->adam_v || !T->ema || !T->x0 || !T->t || !T->eps || !T->eps_z || !T->perm)
         return err && err->code ? err->code : drl_errf(err, DRL_ENOMEM, "train: out of memory");
     memcpy(T->ema, T->m->params.data, tot * sizeof(float));
     T->perm_epoch = -1;
@@ -344,8 +344,8 @@ int drl_train_run(drl_err *err, const drl_train_cfg *cfg, const drl_dataset *ds,
         drl_rng_stream(&rng, cfg->seed ^ STREAM_STEP, (uint64_t)T.step);
         fill_batch(cfg, &T, ds, &rng);
         drl_params_zero_grad(&T.m->params);
-        drl_loss_parts lp = drl_model_loss(T.m, T.acts, T.m->params.data, T.x0, T.t, T.eps,
-                                           T.m->cfg.variational ? T.eps_z : NULL, B, 1, 1, &rng);
+        drl_loss_parts lp = drl_model_loss_sharded(T.m, T.shards, T.m->params.data, T.x0, T.t, T.eps,
+                                                   T.m->cfg.variational ? T.eps_z : NULL, B, 1, 1, &rng);
         if (!isfinite(lp.total)) {
             rc = drl_errf(err, DRL_EINVAL, "train: loss became %g at step %ld (try a lower lr)", lp.total, T.step);
             break;

@@ -7,7 +7,8 @@
  *             elements of every tensor, on tiny DRL / time-conditioned / VP / VDRL+KL / L1 /
  *             dropout models.
  *   io        save → load is bit-exact with an equal config; broken files fail with a message.
- *   encode    drl_model_encode and drl_model_score equal the corresponding parts of the loss. */
+ *   encode    drl_model_encode and drl_model_score equal the corresponding parts of the loss.
+ *   sharded   the data-parallel loss equals the one-pass loss and does not depend on threads. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "params.h"
 #include "rng.h"
 #include "safetensors.h"
+#include "threads.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------------ fixtures */
@@ -562,6 +564,69 @@ START_TEST(test_encode_matches_loss) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ data-parallel loss */
+
+/* drl_model_loss_sharded equals drl_model_loss up to summation order, and is bit-identical for
+ * 1, 2 and 3 threads (the shards' split does not depend on the thread count). */
+START_TEST(test_sharded_matches_loss) {
+    static const int variants[] = {V_DRL, V_VDRL_KL, V_AE, V_TCOND};
+    static const int batches[] = {20, 17, 3};
+    drl_config c = tiny_config(variants[_i % 4]);
+    const int B = batches[_i / 4];
+    drl_model *m = make_model(&c, 31);
+    batch b = make_batch(&c, B, 32);
+    const size_t tot = m->params.total;
+
+    drl_model_acts *a = make_acts(m, B, 1);
+    drl_params_zero_grad(&m->params);
+    drl_loss_parts want = run_loss(m, a, &b, 1);
+    float *g_want = malloc(tot * sizeof(float)), *g_first = malloc(tot * sizeof(float));
+    ck_assert(g_want && g_first);
+    memcpy(g_want, m->params.grad, tot * sizeof(float));
+
+    drl_err err = {0};
+    /* made for B + 4 images and used for B: the smaller batch is cut the same way */
+    drl_model_shards *s = drl_model_shards_create(&err, m, B + (_i % 2) * 4, 1);
+    ck_assert_msg(s != NULL, "%s", err.msg);
+    ck_assert_int_eq(drl_model_shard_count(20), 2);
+    ck_assert_int_eq(drl_model_shard_count(15), 1);
+    double first = 0.0;
+    for (int th = 1; th <= 3; th++) {
+        drl_threads_set(th);
+        drl_rng r;
+        drl_rng_seed(&r, 77);
+        drl_params_zero_grad(&m->params);
+        drl_loss_parts got = drl_model_loss_sharded(m, s, m->params.data, b.x0, b.t, b.eps, b.eps_z,
+                                                    B, 1, 0, &r);
+        ck_assert_msg(fabs(got.total - want.total) <= 1e-5 * fabs(want.total),
+                      "%s B=%d: loss %.9g vs %.9g", variant_name[variants[_i % 4]], B, got.total,
+                      want.total);
+        ck_assert_close(m->params.grad, g_want, tot, 1e-5, "sharded gradients vs one pass");
+        if (th == 1) {
+            first = got.total;
+            memcpy(g_first, m->params.grad, tot * sizeof(float));
+        } else {
+            ck_assert_msg(got.total == first, "loss differs with %d threads", th);
+            ck_assert_msg(!memcmp(g_first, m->params.grad, tot * sizeof(float)),
+                          "gradients differ with %d threads", th);
+        }
+    }
+    drl_threads_set(0);
+    /* a batch larger than the shards were made for is refused (NaN), never overrun */
+    drl_rng r;
+    drl_rng_seed(&r, 1);
+    drl_loss_parts bad = drl_model_loss_sharded(m, s, m->params.data, b.x0, b.t, b.eps, b.eps_z,
+                                                B + 5, 0, 0, &r);
+    ck_assert(isnan(bad.total));
+    drl_model_shards_free(s);
+    free(g_want);
+    free(g_first);
+    drl_model_acts_free(a);
+    free_batch(&b);
+    drl_model_free(m);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("model");
     int nc = load_case_list();
@@ -580,5 +645,8 @@ int main(void) {
     TCase *te = tcase_create("encode");
     tcase_add_loop_test(te, test_encode_matches_loss, 0, 3);
     suite_add_tcase(s, te);
+    TCase *tsh = tcase_create("sharded");
+    tcase_add_loop_test(tsh, test_sharded_matches_loss, 0, 12);
+    suite_add_tcase(s, tsh);
     return drl_test_run(s);
 }
