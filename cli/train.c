@@ -33,6 +33,8 @@ static const char *usage_text =
     "  --latent-dim D       code size (default 128)\n"
     "  --sde ve|vp          diffusion (default ve: sigma_min 0.01, sigma_max 50)\n"
     "  --t-range A,B        training times t in [A, B] (level of detail; default 1e-5,1)\n"
+    "  --code-t-range A,B   the score net sees the code only at t in [A, B] (a zero code\n"
+    "                       elsewhere): level of detail with a score net trained on all t\n"
     "  --tdist uniform|sigma_uniform   t uniform (log-sigma uniform for VE) or sigma uniform\n"
     "  --time-cond          time-conditioned encoder E(x0, t) (the time-indexed latent)\n"
     "  --variational        VDRL: probabilistic encoder with KL regulariser (set --lambda-z)\n"
@@ -118,6 +120,12 @@ int drl_cli_train(int argc, char **argv) {
             NEED();
             if (sscanf(v, "%f,%f", &cfg.model.t_min, &cfg.model.t_max) != 2) {
                 fprintf(stderr, "drl train: --t-range wants A,B\n");
+                return DRL_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--code-t-range")) {
+            NEED();
+            if (sscanf(v, "%f,%f", &cfg.model.code_t_min, &cfg.model.code_t_max) != 2) {
+                fprintf(stderr, "drl train: --code-t-range wants A,B\n");
                 return DRL_EXIT_USAGE;
             }
         } else if (!strcmp(a, "--tdist")) {

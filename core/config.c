@@ -33,6 +33,8 @@ drl_config drl_config_defaults(void) {
     c.t_min = 1e-5f;
     c.t_max = 1.0f;
     c.tdist = DRL_TDIST_UNIFORM;
+    c.code_t_min = 0.0f;
+    c.code_t_max = 1.0f;
     return c;
 }
 
@@ -64,6 +66,11 @@ int drl_config_validate(drl_err *err, const drl_config *c) {
     if (!(c->t_eps > 0.0f && c->t_eps < 1.0f)) return drl_errf(err, DRL_EINVAL, "config: t_eps must be in (0, 1)");
     if (!(c->t_min >= c->t_eps && c->t_max <= 1.0f && c->t_min <= c->t_max))
         return drl_errf(err, DRL_EINVAL, "config: t range [%g, %g] must lie in [t_eps, 1] with t_min <= t_max", c->t_min, c->t_max);
+    if (!(c->code_t_min >= 0.0f && c->code_t_max <= 1.0f && c->code_t_min < c->code_t_max))
+        return drl_errf(err, DRL_EINVAL, "config: code window [%g, %g] must lie in [0, 1] with code_t_min < code_t_max",
+                        c->code_t_min, c->code_t_max);
+    if (c->mode == DRL_MODE_AE && (c->code_t_min > 0.0f || c->code_t_max < 1.0f))
+        return drl_errf(err, DRL_EINVAL, "config: the autoencoder baseline has no time: a code window needs mode \"drl\"");
     if (!(c->lambda_z >= 0.0f) || !isfinite(c->lambda_z)) return drl_errf(err, DRL_EINVAL, "config: lambda_z must be >= 0");
     if (c->mode == DRL_MODE_AE && c->time_cond)
         return drl_errf(err, DRL_EINVAL, "config: the autoencoder baseline has no time: time_cond needs mode \"drl\"");
@@ -99,6 +106,8 @@ char *drl_config_to_json(const drl_config *c) {
     json_object_set_new(o, "t_min", json_real(c->t_min));
     json_object_set_new(o, "t_max", json_real(c->t_max));
     json_object_set_new(o, "tdist", json_string(drl_tdist_name(c->tdist)));
+    json_object_set_new(o, "code_t_min", json_real(c->code_t_min));
+    json_object_set_new(o, "code_t_max", json_real(c->code_t_max));
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
     json_decref(o);
     return s;
@@ -185,6 +194,8 @@ int drl_config_from_json(drl_err *err, const char *json, drl_config *c) {
         else if (!strcmp(key, "t_eps")) rc = get_float(err, v, key, &c->t_eps);
         else if (!strcmp(key, "t_min")) rc = get_float(err, v, key, &c->t_min);
         else if (!strcmp(key, "t_max")) rc = get_float(err, v, key, &c->t_max);
+        else if (!strcmp(key, "code_t_min")) rc = get_float(err, v, key, &c->code_t_min);
+        else if (!strcmp(key, "code_t_max")) rc = get_float(err, v, key, &c->code_t_max);
         else if (!strcmp(key, "tdist")) { rc = get_enum(err, v, key, tdists, 2, &e); c->tdist = (drl_tdist)e; }
         else rc = drl_errf(err, DRL_EINVAL, "config: unknown key \"%s\"", key);
         if (rc) break;

@@ -47,6 +47,10 @@ typedef struct {
     /* level of detail: the training distribution of t */
     float t_min, t_max;
     drl_tdist tdist;
+    /* code window: the score net sees E(x0) only at times in [code_t_min, code_t_max] and a zero
+     * code elsewhere, so the encoder keeps only what denoising in that window needs while the
+     * score net still learns every t (default [0, 1]: always) */
+    float code_t_min, code_t_max;
 } drl_config;
 
 drl_config drl_config_defaults(void);

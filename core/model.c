@@ -203,6 +203,9 @@ void drl_model_acts_free(drl_model_acts *a) {
 
 /* ------------------------------------------------------------------------ inference */
 
+/* 1 when the score net sees the code at time t (the config's code window). */
+static int code_visible(const drl_config *c, float t) { return t >= c->code_t_min && t <= c->code_t_max; }
+
 static void noise_inputs(const drl_config *c, const float *t, float tdefault, float *tin, int B) {
     for (int b = 0; b < B; b++) tin[b] = drl_sde_noise_input(c, t ? t[b] : tdefault);
 }
@@ -218,7 +221,16 @@ void drl_model_encode(const drl_model *m, drl_model_acts *a, const float *P, con
 
 void drl_model_score(const drl_model *m, drl_model_acts *a, const float *P, const float *xt,
                      const float *t, const float *z, float *out, int B) {
-    noise_inputs(&m->cfg, t, 0.0f, a->tin, B);
+    const drl_config *c = &m->cfg;
+    if (c->code_t_min > 0.0f || c->code_t_max < 1.0f) { /* the code window, as in training */
+        const size_t d = (size_t)c->latent_dim;
+        for (int b = 0; b < B; b++) {
+            if (code_visible(c, t[b])) memcpy(a->z + b * d, z + b * d, d * sizeof(float));
+            else memset(a->z + b * d, 0, d * sizeof(float));
+        }
+        z = a->z;
+    }
+    noise_inputs(c, t, 0.0f, a->tin, B);
     drl_unet_forward(&m->unet, &a->unet, P, xt, a->tin, z, a->work, B, 0, NULL);
     memcpy(out, a->unet.out, (size_t)B * m->cfg.C * m->cfg.H * m->cfg.W * sizeof(float));
 }
@@ -267,6 +279,8 @@ static drl_loss_parts loss_into(const drl_model *m, drl_model_acts *a, const flo
         }
     }
     parts.reg = c->lambda_z * reg / B;
+    for (int b = 0; b < B; b++) /* outside the code window the score net gets a zero code */
+        if (!code_visible(c, t[b])) memset(a->z + (size_t)b * d, 0, (size_t)d * sizeof(float));
     if (c->mode == DRL_MODE_AE) {
         /* reconstruction */
         drl_decoder_forward(&m->dec, &a->dec, P, a->z, a->work, B);
@@ -284,6 +298,8 @@ static drl_loss_parts loss_into(const drl_model *m, drl_model_acts *a, const flo
         drl_decoder_backward(&m->dec, &a->dec, P, G, a->z, a->dh, a->dz, a->work, B);
     else
         drl_unet_backward(&m->unet, &a->unet, P, G, a->xt, a->z, a->dh, a->dz, a->work, B);
+    for (int b = 0; b < B; b++)
+        if (!code_visible(c, t[b])) memset(a->dz + (size_t)b * d, 0, (size_t)d * sizeof(float));
     /* back through the reparameterisation and the regulariser to the encoder output */
     float lz = c->lambda_z / (float)B;
     for (int b = 0; b < B; b++) {

@@ -24,10 +24,11 @@
 
 /* ------------------------------------------------------------------------ fixtures */
 
-enum { V_DRL, V_TCOND, V_VP, V_VDRL_KL, V_L1, V_DROPOUT, V_AE, N_VARIANTS };
+enum { V_DRL, V_TCOND, V_VP, V_VDRL_KL, V_L1, V_DROPOUT, V_AE, V_WINDOW, N_VARIANTS };
 static const char *const variant_name[N_VARIANTS] = {
     [V_DRL] = "drl", [V_TCOND] = "tcond", [V_VP] = "vp",
     [V_VDRL_KL] = "vdrl_kl", [V_L1] = "l1", [V_DROPOUT] = "dropout", [V_AE] = "ae",
+    [V_WINDOW] = "code_window",
 };
 
 /* A model small enough that hundreds of loss evaluations take well under a second. */
@@ -48,6 +49,7 @@ static drl_config tiny_config(int variant) {
     case V_L1: c.reg = DRL_REG_L1, c.lambda_z = 0.3f; break;
     case V_DROPOUT: c.dropout = 0.3f, c.time_cond = 1; break;
     case V_AE: c.mode = DRL_MODE_AE, c.reg = DRL_REG_L1, c.lambda_z = 0.2f; break;
+    case V_WINDOW: c.code_t_min = 0.5f, c.code_t_max = 0.9f, c.reg = DRL_REG_L1, c.lambda_z = 0.2f; break;
     default: break;
     }
     return c;
@@ -263,6 +265,7 @@ START_TEST(test_gradcheck) {
     drl_config c = tiny_config(_i);
     drl_model *m = make_model(&c, 11 + (uint64_t)_i);
     batch b = make_batch(&c, 2, 99 + (uint64_t)_i);
+    if (_i == V_WINDOW) b.t[0] = 0.3f, b.t[1] = 0.7f; /* one image outside the window, one in */
     drl_model_acts *a = make_acts(m, b.B, 1);
     drl_params *p = &m->params;
 
@@ -564,6 +567,43 @@ START_TEST(test_encode_matches_loss) {
 }
 END_TEST
 
+/* The code window: outside [code_t_min, code_t_max] the code changes nothing (the score equals
+ * the zero-code score and the encoder gets no gradient from that image); inside it does. */
+START_TEST(test_code_window) {
+    drl_config c = tiny_config(V_WINDOW);
+    c.reg = DRL_REG_NONE, c.lambda_z = 0.0f;
+    drl_model *m = make_model(&c, 41);
+    batch b = make_batch(&c, 2, 42);
+    const size_t n = (size_t)c.C * c.H * c.W, d = (size_t)c.latent_dim;
+    drl_model_acts *a = make_acts(m, 2, 1);
+    float z[2 * 8], zero[2 * 8] = {0}, h1[2 * 32], h0[2 * 32];
+    ck_assert(d <= 8 && n <= 32);
+    for (size_t i = 0; i < 2 * d; i++) z[i] = 1.0f + (float)i;
+    float t_out[2] = {0.3f, 0.95f}, t_in[2] = {0.5f, 0.9f};
+    drl_model_score(m, a, m->params.data, b.x0, t_out, z, h1, 2);
+    drl_model_score(m, a, m->params.data, b.x0, t_out, zero, h0, 2);
+    ck_assert_close(h1, h0, 2 * n, 0.0, "outside the window the code is ignored");
+    drl_model_score(m, a, m->params.data, b.x0, t_in, z, h1, 2);
+    drl_model_score(m, a, m->params.data, b.x0, t_in, zero, h0, 2);
+    double diff = 0.0;
+    for (size_t i = 0; i < 2 * n; i++) diff += fabs(h1[i] - h0[i]);
+    ck_assert_msg(diff > 1e-3, "inside the window the code must matter (diff %g)", diff);
+    /* training only outside the window: no encoder gradient at all */
+    b.t[0] = 0.2f, b.t[1] = 0.97f;
+    drl_params_zero_grad(&m->params);
+    run_loss(m, a, &b, 1);
+    for (size_t i = 0; i < m->params.n; i++) {
+        const drl_param_spec *s = &m->params.specs[i];
+        if (strncmp(s->name, "encoder.", 8)) continue;
+        for (size_t k = 0; k < s->numel; k++)
+            ck_assert_msg(m->params.grad[s->offset + k] == 0.0f, "%s has a gradient", s->name);
+    }
+    drl_model_acts_free(a);
+    free_batch(&b);
+    drl_model_free(m);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ data-parallel loss */
 
 /* drl_model_loss_sharded equals drl_model_loss up to summation order, and is bit-identical for
@@ -644,6 +684,7 @@ int main(void) {
     suite_add_tcase(s, ti);
     TCase *te = tcase_create("encode");
     tcase_add_loop_test(te, test_encode_matches_loss, 0, 3);
+    tcase_add_test(te, test_code_window);
     suite_add_tcase(s, te);
     TCase *tsh = tcase_create("sharded");
     tcase_add_loop_test(tsh, test_sharded_matches_loss, 0, 12);

@@ -47,6 +47,8 @@ CASES = [
     ("vdrl_l1_ve", dict(variational=True, reg="l1", lambda_z=0.4), 2, 1e-4),
     # the default Fourier scale: arguments of sin/cos reach ~1e3
     ("drl_ve_scale16", dict(fourier_scale=16.0, time_cond=True), 2, 1e-4),
+    # the code window zeroes the code of images whose t lies outside [0.3, 0.7]
+    ("code_window_tcond", dict(time_cond=True, code_t_min=0.3, code_t_max=0.7), 6, 1e-4),
 ]
 
 

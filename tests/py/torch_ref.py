@@ -33,7 +33,7 @@ def default_config():
         "unet_ch": [32, 64, 128], "groups": 8, "fourier_dim": 64, "fourier_scale": 16.0,
         "temb_dim": 128, "dropout": 0.0, "sde": "ve", "sigma_min": 0.01, "sigma_max": 50.0,
         "beta_min": 0.1, "beta_max": 20.0, "t_eps": 1e-5, "t_min": 1e-5, "t_max": 1.0,
-        "tdist": "uniform",
+        "tdist": "uniform", "code_t_min": 0.0, "code_t_max": 1.0,
     }
 
 
@@ -209,6 +209,8 @@ class DRLModel(nn.Module):
             z = enc
             if c["reg"] == "l1":
                 R = z.abs().sum() / B
+        seen = (t >= f32(c["code_t_min"])) & (t <= f32(c["code_t_max"]))
+        z = z * seen[:, None].to(z.dtype)  # zero code outside the code window
         h = self.score(xt, tin, z)
         dsm = ((h + eps) ** 2).sum() / B
         reg = f32(c["lambda_z"]) * R
