@@ -13,8 +13,8 @@ int drl_threads_get(void);
 /* Number of online cores. */
 int drl_threads_cores(void);
 
-/* Team size for an op of `work` units: 1 below min_work (not worth waking the team), else the
- * configured thread count. */
+/* Team size for an op of `work` units: 1 below min_work (not worth waking the team) or inside
+ * an active parallel region (a data-parallel shard, model.h), else the configured thread count. */
 int drl_threads_team(double work, double min_work);
 /* Part t of T of [0, n): [*lo, *hi), contiguous and covering [0, n) in order. */
 void drl_threads_split(int n, int t, int T, int *lo, int *hi);
