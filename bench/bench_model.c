@@ -12,16 +12,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "model.h"
 #include "optim.h"
 #include "rng.h"
 #include "threads.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int main(int argc, char **argv) {
     int threads = 1, B = 256, TB = 64, reps = 5, encoder_only = 0;
@@ -62,9 +57,9 @@ int main(int argc, char **argv) {
         drl_model_acts *a = drl_model_acts_create(&err, m, B, 0);
         double best = 1e30;
         for (int r = 0; r < reps + 1; r++) {
-            double t0 = now_s();
+            double t0 = drl_clock_now_s();
             drl_model_encode(m, a, m->params.data, x, NULL, z, B);
-            double dt = now_s() - t0;
+            double dt = drl_clock_now_s() - t0;
             if (r > 0 && dt < best) best = dt;
         }
         enc_team = B / best;
@@ -74,14 +69,14 @@ int main(int argc, char **argv) {
         for (int k = 0; k < S; k++) sa[k] = drl_model_acts_create(&err, m, (B + S - 1) / S, 0);
         best = 1e30;
         for (int r = 0; r < reps + 1; r++) {
-            double t0 = now_s();
+            double t0 = drl_clock_now_s();
 #pragma omp parallel for num_threads(S) schedule(static, 1) if (S > 1)
             for (int k = 0; k < S; k++) {
                 const int b0 = B * k / S, nb = B * (k + 1) / S - b0;
                 drl_model_encode(m, sa[k], m->params.data, x + (size_t)b0 * n, NULL,
                                  z + (size_t)b0 * cfg.latent_dim, nb);
             }
-            double dt = now_s() - t0;
+            double dt = drl_clock_now_s() - t0;
             if (r > 0 && dt < best) best = dt;
         }
         enc_ips = B / best;
@@ -94,9 +89,9 @@ int main(int argc, char **argv) {
     a = drl_model_acts_create(&err, m, 1, 0);
     best = 1e30;
     for (int r = 0; r < 20 * reps + 1; r++) {
-        double t0 = now_s();
+        double t0 = drl_clock_now_s();
         drl_model_encode(m, a, m->params.data, x, NULL, z, 1);
-        double dt = now_s() - t0;
+        double dt = drl_clock_now_s() - t0;
         if (r > 0 && dt < best) best = dt;
     }
     double lat_ms = best * 1e3;
@@ -126,12 +121,12 @@ int main(int argc, char **argv) {
         }
         best = 1e30;
         for (int r = 0; r < reps + 1; r++) {
-            double t0 = now_s();
+            double t0 = drl_clock_now_s();
             drl_params_zero_grad(&m->params);
             if (sh) drl_model_loss_sharded(m, sh, m->params.data, x, t, eps, NULL, TB, 1, 1, &rng);
             else drl_model_loss(m, a, m->params.data, x, t, eps, NULL, TB, 1, 1, &rng);
             drl_adam_step(&ac, m->params.data, m->params.grad, am, av, tot, r);
-            double dt = now_s() - t0;
+            double dt = drl_clock_now_s() - t0;
             if (r > 0 && dt < best) best = dt;
         }
         if (sharded) train_ips = TB / best;

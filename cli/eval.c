@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cli.h"
 #include "dataset.h"
 #include "model.h"
@@ -53,15 +54,9 @@ typedef struct {
     double t0, last;
 } sampling_progress;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static int on_sampling_progress(void *user, const drl_sampling_eval_progress *p) {
     sampling_progress *sp = user;
-    double t = now_s(), el = t - sp->t0;
+    double t = drl_clock_now_s(), el = t - sp->t0;
     if (p->samples < p->total && t - sp->last < 2.0) return 0;
     sp->last = t;
     int eta = p->fraction > 0 ? (int)(el * (1 - p->fraction) / p->fraction + 0.5) : 0;
@@ -188,15 +183,15 @@ static int eval_sampling(int argc, char **argv) {
     if (!rc && (tr->C != m->cfg.C || tr->H != m->cfg.H || tr->W != m->cfg.W))
         rc = drl_errf(&err, DRL_EINVAL, "the model expects %dx%dx%d images, Fashion-MNIST is 1x28x28", m->cfg.C, m->cfg.H, m->cfg.W);
     if (!rc) {
-        double t0 = now_s();
+        double t0 = drl_clock_now_s();
         drl_probe_cfg pc = drl_probe_defaults();
         rc = drl_probe_fit(&err, &pc, tr->images, tr->labels, tr->N, tr->C * tr->H * tr->W, 10, &probe);
-        if (!rc) fprintf(stderr, "drl eval: pixel classifier fitted on %zu images (%.1f s)\n", tr->N, now_s() - t0);
+        if (!rc) fprintf(stderr, "drl eval: pixel classifier fitted on %zu images (%.1f s)\n", tr->N, drl_clock_now_s() - t0);
     }
     if (!rc) rc = drl_sampling_model_init(&err, &sm, m, probe, cfg.batch);
     if (!rc) {
         drl_sampling_ops ops = drl_sampling_model_ops(&sm);
-        sampling_progress sp = {isatty(STDERR_FILENO), now_s(), 0};
+        sampling_progress sp = {isatty(STDERR_FILENO), drl_clock_now_s(), 0};
         rc = drl_sampling_eval(&err, &m->cfg, &cfg, &ops, te->images, te->labels, te->N, on_sampling_progress, &sp, &res);
     }
     if (!rc) print_sampling(model_path, &cfg, &res, tr->N, as_json);

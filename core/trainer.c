@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "rng.h"
 #include "safetensors.h"
@@ -267,12 +268,6 @@ static double optimise(const drl_train_cfg *cfg, trainer *T) {
     return norm;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* ------------------------------------------------------------------------ the loop */
 
 static int trainer_setup(drl_err *err, const drl_train_cfg *cfg, const drl_dataset *ds, trainer *T) {
@@ -336,7 +331,7 @@ int drl_train_run(drl_err *err, const drl_train_cfg *cfg, const drl_dataset *ds,
         if (!curve) rc = drl_errf(err, DRL_EIO, "%s: %s", csv, strerror(errno));
         else if (T.step == 0) fprintf(curve, "step,loss,dsm,reg,grad_norm,lr,img_per_s\n");
     }
-    double acc = 0, acc_dsm = 0, acc_reg = 0, acc_norm = 0, t0 = now_s(), t_start = t0;
+    double acc = 0, acc_dsm = 0, acc_reg = 0, acc_norm = 0, t0 = drl_clock_now_s(), t_start = t0;
     long acc_n = 0, start_step = T.step;
     int B = cfg->batch_size;
     while (!rc && T.step < cfg->steps) {
@@ -356,7 +351,7 @@ int drl_train_run(drl_err *err, const drl_train_cfg *cfg, const drl_dataset *ds,
         int stopping = stop && *stop;
         int report = T.step % cfg->log_every == 0 || T.step == cfg->steps || stopping;
         if (report && acc_n > 0) {
-            double t1 = now_s();
+            double t1 = drl_clock_now_s();
             drl_train_progress pr = {
                 .step = T.step, .total = cfg->steps, .loss = acc / acc_n, .dsm = acc_dsm / acc_n,
                 .reg = acc_reg / acc_n, .grad_norm = acc_norm / acc_n,

@@ -6,13 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "threads.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void deadline_ts(double at_monotonic, struct timespec *ts) {
     /* condition variables below are created on CLOCK_MONOTONIC */
@@ -130,7 +125,7 @@ static void *worker(void *arg) {
         }
         /* Wait for a full batch or the oldest job's deadline, whichever comes first. */
         double deadline = b->head->enqueued + b->max_delay_ms * 1e-3;
-        while (!b->stop && b->head && b->queued < b->max_batch && now_s() < deadline) {
+        while (!b->stop && b->head && b->queued < b->max_batch && drl_clock_now_s() < deadline) {
             struct timespec ts;
             deadline_ts(deadline, &ts);
             if (pthread_cond_timedwait(&b->cv, &b->mu, &ts) == ETIMEDOUT) break;
@@ -212,7 +207,7 @@ int drl_batcher_submit(drl_err *err, drl_batcher *b, drl_encode_job *job) {
     job->z = NULL;
     job->served = NULL;
     job->status = 0;
-    job->enqueued = now_s();
+    job->enqueued = drl_clock_now_s();
     pthread_mutex_lock(&b->mu);
     int rc = 0;
     if (b->stop) {
@@ -239,7 +234,7 @@ int drl_batcher_depth(drl_batcher *b) {
 }
 
 void drl_batcher_wait_idle(drl_batcher *b, int max_ms) {
-    double deadline = now_s() + max_ms * 1e-3;
+    double deadline = drl_clock_now_s() + max_ms * 1e-3;
     pthread_mutex_lock(&b->mu);
     while ((b->head || b->busy) && !b->stop) {
         struct timespec ts;

@@ -10,18 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "threads.h"
 
 /* POLLRDHUP is Linux-specific; define its value when the feature macros hide it. */
 #ifndef POLLRDHUP
 #define POLLRDHUP 0x2000
 #endif
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* True when the peer has closed or reset the connection. A request body has been read in full
  * by now, so readable data can only be a pipelined request; a hang-up shows as POLLRDHUP/HUP. */
@@ -53,7 +48,7 @@ static int score_fn(void *user, const float *x, float t, float *score, int B) {
 }
 
 static void run_job(drl_sampling *s, drl_sample_job *job) {
-    double t0 = now_s();
+    double t0 = drl_clock_now_s();
     const drl_proto_sample_req *r = job->req;
     drl_err *err = &job->err;
     drl_served *sv = drl_registry_acquire(s->reg);
@@ -96,7 +91,7 @@ static void run_job(drl_sampling *s, drl_sample_job *job) {
     drl_model_acts_free(acts);
     free(x0), free(z), free(work), free(zb), free(tb);
     job->status = rc;
-    job->seconds = now_s() - t0;
+    job->seconds = drl_clock_now_s() - t0;
     if (rc) {
         free(x);
         job->imgs = NULL;

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "batcher.h"
 #include "codec.h"
 #include "datasets.h"
@@ -96,12 +97,6 @@ drl_server_config drl_server_defaults(void) {
     c.max_upload_images = 100000;
     c.manifest_poll_ms = 1000;
     return c;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* A JSON string literal for s (malloc'd, with quotes), or NULL when out of memory. */
@@ -822,7 +817,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!rs) return MHD_NO;
         rs->srv = s;
         rs->conn = conn;
-        rs->t0 = now_s();
+        rs->t0 = drl_clock_now_s();
         pthread_mutex_init(&rs->mu, NULL);
         pthread_cond_init(&rs->cv, NULL);
         snprintf(rs->method, sizeof rs->method, "%s", method);
@@ -850,7 +845,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         rs->bytes_in += n;
         size_t limit = body_limit(rs);
-        if (s->cfg.request_timeout_s > 0 && now_s() - rs->t0 > s->cfg.request_timeout_s) {
+        if (s->cfg.request_timeout_s > 0 && drl_clock_now_s() - rs->t0 > s->cfg.request_timeout_s) {
             /* a body trickling in forever never trips the idle timeout */
             rs->status = 408;
             rs->aborted = 1;
@@ -912,11 +907,11 @@ static void linger(struct MHD_Connection *conn) {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!ci) return;
     int fd = ci->connect_fd;
-    double end = now_s() + LINGER_MS * 1e-3;
+    double end = drl_clock_now_s() + LINGER_MS * 1e-3;
     size_t got = 0;
     char buf[16384];
     while (got < LINGER_BYTES) {
-        double left = end - now_s();
+        double left = end - drl_clock_now_s();
         if (left <= 0) break;
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, (int)(left * 1e3) + 1) <= 0) break;
@@ -934,7 +929,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!rs) return;
     *con_cls = NULL;
     if (rs->answered && !rs->body_done && routes[rs->route].methods & M_POST) linger(conn);
-    double dt = now_s() - rs->t0;
+    double dt = drl_clock_now_s() - rs->t0;
     /* 499: the client went away before an answer; an aborted body logs the reason's status */
     int status = rs->answered || rs->aborted ? rs->status : 499;
     drl_metrics_request(s->metrics, routes[rs->route].tmpl, rs->method, status, dt);
@@ -1181,9 +1176,9 @@ int drl_server_shutdown(drl_server *s) {
     }
     if (s->mhd) MHD_quiesce_daemon(s->mhd); /* stop accepting; open connections continue */
     /* wait for requests in flight */
-    double deadline = now_s() + s->cfg.drain_timeout_ms * 1e-3;
+    double deadline = drl_clock_now_s() + s->cfg.drain_timeout_ms * 1e-3;
     pthread_mutex_lock(&s->mu);
-    while (s->inflight > 0 && now_s() < deadline) {
+    while (s->inflight > 0 && drl_clock_now_s() < deadline) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 50000000L;
