@@ -391,7 +391,7 @@ drl_loss_parts drl_model_loss_sharded(drl_model *m, drl_model_shards *s, const f
     drl_loss_parts part[DRL_MODEL_MAX_SHARDS], sum = {0, 0, 0};
     drl_rng r[DRL_MODEL_MAX_SHARDS];
     const uint64_t base = drl_rng_u64(rng); /* dropout streams, one per shard */
-    if (B > s->B || B < 1) return (drl_loss_parts){NAN, NAN, NAN};
+    if (B > s->B || B < 1 || (backward && !s->grad[0])) return (drl_loss_parts){NAN, NAN, NAN};
     /* A smaller batch is cut the same way: its shards are no larger than the full batch's. */
     const int S = B < s->S ? B : s->S;
     int lo[DRL_MODEL_MAX_SHARDS + 1];

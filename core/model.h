@@ -101,7 +101,8 @@ int drl_model_shard_count(int B);
 drl_model_shards *drl_model_shards_create(drl_err *err, const drl_model *m, int B, int grad);
 void drl_model_shards_free(drl_model_shards *s);
 /* drl_model_loss for B <= the shards' batch size (a smaller batch is cut into the same number of
- * shards, or B if fewer); draws one number from rng to seed the shards' dropout streams. */
+ * shards, or B if fewer); draws one number from rng to seed the shards' dropout streams. A larger
+ * batch, or backward on shards made without gradients, returns NaN parts and touches nothing. */
 drl_loss_parts drl_model_loss_sharded(drl_model *m, drl_model_shards *s, const float *P,
                                       const float *x0, const float *t, const float *eps,
                                       const float *eps_z, int B, int backward, int train,

@@ -659,6 +659,15 @@ START_TEST(test_sharded_matches_loss) {
                                                 B + 5, 0, 0, &r);
     ck_assert(isnan(bad.total));
     drl_model_shards_free(s);
+    s = drl_model_shards_create(&err, m, B, 0); /* inference shards: forward only */
+    ck_assert_msg(s != NULL, "%s", err.msg);
+    drl_rng_seed(&r, 77);
+    drl_loss_parts fwd = drl_model_loss_sharded(m, s, m->params.data, b.x0, b.t, b.eps, b.eps_z,
+                                                B, 0, 0, &r);
+    ck_assert_msg(fabs(fwd.total - want.total) <= 1e-5 * fabs(want.total), "forward-only shards");
+    ck_assert(isnan(drl_model_loss_sharded(m, s, m->params.data, b.x0, b.t, b.eps, b.eps_z, B, 1,
+                                           0, &r).total));
+    drl_model_shards_free(s);
     free(g_want);
     free(g_first);
     drl_model_acts_free(a);
