@@ -180,7 +180,9 @@ static conv_plan plan_make(int B, int C, int H, int W, int OC, int K, int stride
  * 1×1 stride-1 pad-0 convolutions need no scratch: 0. Shapes taken by the shifted-GEMM path
  * (use_shifted) instead need, with Wp = W + pad, S = (H + pad)*Wp, L = Bc*S + pad*Wp + 2*pad:
  *   2*K*K*OC*C (filter taps, dw taps) + L*(C + OC) (padded inp, dout) + Bc*S*max(C, OC) (grid),
- * Bc = min(B, max(1, 2^19 / (S*(C + OC + max(C, OC))))), evened out as above. */
+ * Bc = min(B, max(1, 2^19 / (S*(C + OC + max(C, OC))))), evened out as above. Shapes that also
+ * take the Winograd forward (use_winograd) need at least wino_work: 16*OC*C transformed filters
+ * plus 16*(C + OC)*NT per thread slot (see wino_plan_make). */
 static size_t wino_work(int B, int C, int H, int W, int OC);
 static int use_winograd(int B, int C, int OC, int K, int stride, int pad);
 
@@ -719,19 +721,29 @@ static int use_winograd(int B, int C, int OC, int K, int stride, int pad) {
     return K == 3 && stride == 1 && pad == 1 && C >= 16 && OC >= 16 && B >= 16;
 }
 
-/* Tile rows per block for images of TW tiles per row. */
-static int wino_rows(int C, int OC, int TW) {
-    size_t r = DRL_CONV_WINO_FLOATS / (16 * (size_t)(C + OC) * (size_t)TW);
-    return r < 1 ? 1 : (int)r;
+/* Tiling of a batch, from the shapes alone: TH x TW tiles per image, blocks of rb tile rows
+ * (at most NT tiles), nblk blocks, one scratch slot of `slot` floats per thread. */
+typedef struct {
+    int TH, TW, rows, rb, nblk, NT;
+    size_t slot;
+} wino_plan;
+
+static wino_plan wino_plan_make(int B, int C, int H, int W, int OC) {
+    wino_plan q;
+    q.TH = (H + 1) / 2, q.TW = (W + 1) / 2, q.rows = B * q.TH;
+    const size_t r = DRL_CONV_WINO_FLOATS / (16 * (size_t)(C + OC) * (size_t)q.TW);
+    q.rb = r < 1 ? 1 : (int)r;
+    q.nblk = (q.rows + q.rb - 1) / q.rb;
+    q.NT = (q.rb < q.rows ? q.rb : q.rows) * q.TW;
+    q.slot = 16 * (size_t)(C + OC) * (size_t)q.NT;
+    return q;
 }
 
-/* U (16, OC, C) + one (V (16, C, NT), M (16, OC, NT)) slot per thread, NT = tiles per block. */
+/* U (16, OC, C) + one (V (16, C, NT), M (16, OC, NT)) slot per thread that can run. */
 static size_t wino_work(int B, int C, int H, int W, int OC) {
-    const int TH = (H + 1) / 2, TW = (W + 1) / 2;
-    const size_t rows = (size_t)B * TH, rb = (size_t)wino_rows(C, OC, TW);
-    const size_t nblk = (rows + rb - 1) / rb, slots = nblk < WINO_SLOTS ? nblk : WINO_SLOTS;
-    const size_t NT = (rb < rows ? rb : rows) * (size_t)TW;
-    return 16 * (size_t)OC * C + slots * 16 * (size_t)(C + OC) * NT;
+    const wino_plan q = wino_plan_make(B, C, H, W, OC);
+    const size_t slots = q.nblk < WINO_SLOTS ? (size_t)q.nblk : WINO_SLOTS;
+    return 16 * (size_t)OC * C + slots * q.slot;
 }
 
 /* U_ξ[oc][c] = (G g Gᵀ)_ξ for output channels [o0, o1). G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]. */
@@ -759,7 +771,7 @@ static void wino_filters(float *U, const float *w, int OC, int C, int o0, int o1
 
 /* V_ξ[c][j0 + tx] = (Bᵀ d B)_ξ for the TW tiles of tile row ty of one input plane (H, W):
  * Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. rowbuf holds 4 zero-padded rows of 2*TW+2. */
-static void wino_input_row(float *V, size_t ldv, size_t cstride, const float *plane, int H, int W,
+static void wino_input_row(float *V, size_t cstride, const float *plane, int H, int W,
                            int TW, int ty, float *rowbuf) {
     const int L = 2 * TW + 2;
     for (int i = 0; i < 4; i++) {
@@ -794,7 +806,6 @@ static void wino_input_row(float *V, size_t ldv, size_t cstride, const float *pl
             v[4 * i + 3][tx] = t[i][1] - t[i][3];
         }
     }
-    (void)ldv;
 }
 
 /* Output rows 2ty, 2ty+1 of one output plane (H, W) from M_ξ[j0 + tx] (stride mstride between
@@ -822,10 +833,9 @@ static void wino_output_row(float *plane, const float *M, size_t mstride, float 
 
 static void wino_forward(float *out, const float *inp, const float *w, const float *bias,
                          float *work, int B, int C, int H, int W, int OC) {
-    const int TH = (H + 1) / 2, TW = (W + 1) / 2, rb = wino_rows(C, OC, TW);
-    const int rows = B * TH, nblk = (rows + rb - 1) / rb;
-    const int NT = (rb < rows ? rb : rows) * TW;
-    const size_t HW = (size_t)H * W, slot = 16 * (size_t)(C + OC) * NT;
+    const wino_plan q = wino_plan_make(B, C, H, W, OC);
+    const int TH = q.TH, TW = q.TW, rb = q.rb, rows = q.rows, nblk = q.nblk, NT = q.NT;
+    const size_t HW = (size_t)H * W, slot = q.slot;
     float *U = work, *slots = work + 16 * (size_t)OC * C;
     int T = drl_threads_team(9.0 * B * HW * OC * C, PAR_MIN_FLOPS);
     if (T > WINO_SLOTS) T = WINO_SLOTS;
@@ -845,9 +855,8 @@ static void wino_forward(float *out, const float *inp, const float *w, const flo
             for (int r = r0; r < r1; r++) {
                 const int b = r / TH, ty = r % TH;
                 for (int c = 0; c < C; c++)
-                    wino_input_row(V + (size_t)c * n + (size_t)(r - r0) * TW, (size_t)n,
-                                   (size_t)C * n, inp + ((size_t)b * C + c) * HW, H, W, TW, ty,
-                                   rowbuf);
+                    wino_input_row(V + (size_t)c * n + (size_t)(r - r0) * TW, (size_t)C * n,
+                                   inp + ((size_t)b * C + c) * HW, H, W, TW, ty, rowbuf);
             }
             for (int xi = 0; xi < 16; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, n, C, 1.0f,
