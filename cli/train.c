@@ -36,6 +36,9 @@ static const char *usage_text =
     "  --code-t-range A,B   the score net sees the code only at t in [A, B] (a zero code\n"
     "                       elsewhere): level of detail with a score net trained on all t\n"
     "  --tdist uniform|sigma_uniform   t uniform (log-sigma uniform for VE) or sigma uniform\n"
+    "  --weighting sigma2|min_snr   loss weight over t: the paper's lambda(t) = sigma^2, or\n"
+    "                       min-SNR (low-noise times, where the code is barely needed, weigh\n"
+    "                       min(1, gamma sigma^2 / alpha^2) as much; --snr-gamma G, default 5)\n"
     "  --time-cond          time-conditioned encoder E(x0, t) (the time-indexed latent)\n"
     "  --variational        VDRL: probabilistic encoder with KL regulariser (set --lambda-z)\n"
     "  --reg none|l1|kl     latent regulariser, weight --lambda-z L\n"
@@ -133,6 +136,14 @@ int drl_cli_train(int argc, char **argv) {
             if (!strcmp(v, "uniform")) cfg.model.tdist = DRL_TDIST_UNIFORM;
             else if (!strcmp(v, "sigma_uniform")) cfg.model.tdist = DRL_TDIST_SIGMA_UNIFORM;
             else { fprintf(stderr, "drl train: --tdist must be uniform or sigma_uniform\n"); return DRL_EXIT_USAGE; }
+        } else if (!strcmp(a, "--weighting")) {
+            NEED();
+            if (!strcmp(v, "sigma2")) cfg.model.weighting = DRL_WEIGHT_SIGMA2;
+            else if (!strcmp(v, "min_snr")) cfg.model.weighting = DRL_WEIGHT_MIN_SNR;
+            else { fprintf(stderr, "drl train: --weighting must be sigma2 or min_snr\n"); return DRL_EXIT_USAGE; }
+        } else if (!strcmp(a, "--snr-gamma")) {
+            NEED();
+            cfg.model.snr_gamma = strtof(v, NULL);
         } else if (!strcmp(a, "--time-cond")) cfg.model.time_cond = 1;
         else if (!strcmp(a, "--autoencoder")) cfg.model.mode = DRL_MODE_AE;
         else if (!strcmp(a, "--variational")) { cfg.model.variational = 1; cfg.model.reg = DRL_REG_KL; }

@@ -35,11 +35,14 @@ drl_config drl_config_defaults(void) {
     c.tdist = DRL_TDIST_UNIFORM;
     c.code_t_min = 0.0f;
     c.code_t_max = 1.0f;
+    c.weighting = DRL_WEIGHT_SIGMA2;
+    c.snr_gamma = 5.0f;
     return c;
 }
 
 const char *drl_sde_name(drl_sde_kind k) { return k == DRL_SDE_VP ? "vp" : "ve"; }
 const char *drl_tdist_name(drl_tdist k) { return k == DRL_TDIST_SIGMA_UNIFORM ? "sigma_uniform" : "uniform"; }
+const char *drl_weighting_name(drl_weighting k) { return k == DRL_WEIGHT_MIN_SNR ? "min_snr" : "sigma2"; }
 const char *drl_reg_name(drl_reg k) { return k == DRL_REG_L1 ? "l1" : k == DRL_REG_KL ? "kl" : "none"; }
 const char *drl_mode_name(drl_mode k) { return k == DRL_MODE_AE ? "autoencoder" : "drl"; }
 
@@ -71,6 +74,9 @@ int drl_config_validate(drl_err *err, const drl_config *c) {
                         c->code_t_min, c->code_t_max);
     if (c->mode == DRL_MODE_AE && (c->code_t_min > 0.0f || c->code_t_max < 1.0f))
         return drl_errf(err, DRL_EINVAL, "config: the autoencoder baseline has no time: a code window needs mode \"drl\"");
+    if (!(c->snr_gamma > 0.0f) || !isfinite(c->snr_gamma)) return drl_errf(err, DRL_EINVAL, "config: snr_gamma must be > 0");
+    if (c->mode == DRL_MODE_AE && c->weighting != DRL_WEIGHT_SIGMA2)
+        return drl_errf(err, DRL_EINVAL, "config: the autoencoder baseline has no time: weighting needs mode \"drl\"");
     if (!(c->lambda_z >= 0.0f) || !isfinite(c->lambda_z)) return drl_errf(err, DRL_EINVAL, "config: lambda_z must be >= 0");
     if (c->mode == DRL_MODE_AE && c->time_cond)
         return drl_errf(err, DRL_EINVAL, "config: the autoencoder baseline has no time: time_cond needs mode \"drl\"");
@@ -108,6 +114,8 @@ char *drl_config_to_json(const drl_config *c) {
     json_object_set_new(o, "tdist", json_string(drl_tdist_name(c->tdist)));
     json_object_set_new(o, "code_t_min", json_real(c->code_t_min));
     json_object_set_new(o, "code_t_max", json_real(c->code_t_max));
+    json_object_set_new(o, "weighting", json_string(drl_weighting_name(c->weighting)));
+    json_object_set_new(o, "snr_gamma", json_real(c->snr_gamma));
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
     json_decref(o);
     return s;
@@ -166,6 +174,7 @@ int drl_config_from_json(drl_err *err, const char *json, drl_config *c) {
     static const char *const tdists[] = {"uniform", "sigma_uniform"};
     static const char *const regs[] = {"none", "l1", "kl"};
     static const char *const modes[] = {"drl", "autoencoder"};
+    static const char *const weightings[] = {"sigma2", "min_snr"};
     const char *key;
     json_t *v;
     int rc = 0, e = 0;
@@ -196,6 +205,8 @@ int drl_config_from_json(drl_err *err, const char *json, drl_config *c) {
         else if (!strcmp(key, "t_max")) rc = get_float(err, v, key, &c->t_max);
         else if (!strcmp(key, "code_t_min")) rc = get_float(err, v, key, &c->code_t_min);
         else if (!strcmp(key, "code_t_max")) rc = get_float(err, v, key, &c->code_t_max);
+        else if (!strcmp(key, "snr_gamma")) rc = get_float(err, v, key, &c->snr_gamma);
+        else if (!strcmp(key, "weighting")) { rc = get_enum(err, v, key, weightings, 2, &e); c->weighting = (drl_weighting)e; }
         else if (!strcmp(key, "tdist")) { rc = get_enum(err, v, key, tdists, 2, &e); c->tdist = (drl_tdist)e; }
         else rc = drl_errf(err, DRL_EINVAL, "config: unknown key \"%s\"", key);
         if (rc) break;

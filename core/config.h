@@ -16,6 +16,15 @@ typedef enum {
     DRL_TDIST_SIGMA_UNIFORM = 1, /* σ ~ U[σ(t_min), σ(t_max)]: mass on high noise, coarse codes */
 } drl_tdist;
 
+/* The loss weight λ(t) of denoising score matching, relative to the paper's λ(t) = σ(t)²
+ * (the unit weight on the noise-prediction error ‖σ s + ε‖²). */
+typedef enum {
+    DRL_WEIGHT_SIGMA2 = 0,  /* λ(t) = σ(t)², the paper's */
+    DRL_WEIGHT_MIN_SNR = 1, /* λ(t) = σ(t)² min(1, γ/SNR(t)), SNR = α²/σ² (Hang et al. 2023):
+                             * low-noise times, where the noisy image already holds almost
+                             * everything and the code is barely needed, weigh less */
+} drl_weighting;
+
 typedef enum { DRL_REG_NONE = 0, DRL_REG_L1 = 1, DRL_REG_KL = 2 } drl_reg;
 
 /* What is trained: the DRL score model, or the autoencoder baseline on the same encoder. */
@@ -51,6 +60,9 @@ typedef struct {
      * code elsewhere, so the encoder keeps only what denoising in that window needs while the
      * score net still learns every t (default [0, 1]: always) */
     float code_t_min, code_t_max;
+    /* loss weighting over t and its γ (min_snr only) */
+    drl_weighting weighting;
+    float snr_gamma;
 } drl_config;
 
 drl_config drl_config_defaults(void);
@@ -64,6 +76,7 @@ int drl_config_from_json(drl_err *err, const char *json, drl_config *c);
 const char *drl_sde_name(drl_sde_kind k);
 const char *drl_tdist_name(drl_tdist k);
 const char *drl_reg_name(drl_reg k);
+const char *drl_weighting_name(drl_weighting k);
 const char *drl_mode_name(drl_mode k);
 
 #endif

@@ -153,6 +153,7 @@ static void acts_layout(const drl_model *m, drl_model_acts *a, drl_arena *ar, in
     a->xt = drl_arena_take(ar, img);
     a->tin_enc = drl_arena_take(ar, (size_t)B);
     a->tin = drl_arena_take(ar, (size_t)B);
+    a->lw = drl_arena_take(ar, (size_t)B);
     a->z = drl_arena_take(ar, d);
     a->target = drl_arena_take(ar, img);
     a->dh = drl_arena_take(ar, img);
@@ -288,7 +289,12 @@ static drl_loss_parts loss_into(const drl_model *m, drl_model_acts *a, const flo
     } else {
         /* score */
         drl_unet_forward(&m->unet, &a->unet, P, a->xt, a->tin, a->z, a->work, B, train, rng);
-        parts.dsm = drl_wsq_loss(backward ? a->dh : NULL, a->unet.out, a->target, NULL, B, (int)n);
+        const float *lw = NULL; /* λ(t) = σ², the paper's: unit weights */
+        if (c->weighting != DRL_WEIGHT_SIGMA2) {
+            for (int b = 0; b < B; b++) a->lw[b] = (float)drl_sde_loss_weight(c, t[b]);
+            lw = a->lw;
+        }
+        parts.dsm = drl_wsq_loss(backward ? a->dh : NULL, a->unet.out, a->target, lw, B, (int)n);
     }
     parts.total = parts.dsm + parts.reg;
     if (!backward) return parts;

@@ -53,6 +53,7 @@ typedef struct {
     float *xt;            /* (B, C, H, W) noisy input */
     float *tin_enc;       /* (B) noise inputs for the encoder */
     float *tin;           /* (B) noise inputs for the score net */
+    float *lw;            /* (B) loss weights relative to λ(t) = σ(t)² (weighting != sigma2) */
     float *z;             /* (B, d) code fed to the score net */
     float *target;        /* (B, C, H, W) = -ε */
     float *dh;            /* (B, C, H, W) loss gradient at the score output */

@@ -282,6 +282,10 @@ static int trainer_setup(drl_err *err, const drl_train_cfg *cfg, const drl_datas
         bc->t_min = mc.t_min;
         bc->t_max = mc.t_max;
         bc->tdist = mc.tdist;
+        bc->code_t_min = mc.code_t_min;
+        bc->code_t_max = mc.code_t_max;
+        bc->weighting = mc.weighting;
+        bc->snr_gamma = mc.snr_gamma;
         bc->lambda_z = mc.lambda_z;
         if (bc->variational || mc.reg != DRL_REG_KL) bc->reg = mc.reg;
         if ((rc = drl_config_validate(err, bc))) return rc;

@@ -40,6 +40,11 @@ expect_rc 2 "train with unknown flag" "$BIN" train --out "$TMP/m" --bogus
 expect_rc 2 "train with bad --sde" "$BIN" train --out "$TMP/m" --sde xx
 expect_rc 2 "train with bad t-range" "$BIN" train --out "$TMP/m" --t-range 0.5,0.1
 expect_err "t range" "bad t-range names the field"
+expect_rc 2 "train with bad --weighting" "$BIN" train --out "$TMP/m" --weighting snr
+expect_rc 2 "train with a non-positive --snr-gamma" "$BIN" train --out "$TMP/m" --weighting min_snr --snr-gamma 0
+expect_err "snr_gamma" "bad snr-gamma names the field"
+expect_rc 2 "min-SNR weighting on the autoencoder" "$BIN" train --out "$TMP/m" --autoencoder --weighting min_snr
+expect_err "weighting" "the refusal names the weighting"
 expect_rc 1 "inspect of a missing file" "$BIN" inspect "$TMP/nope.safetensors"
 printf 'garbage!' > "$TMP/bad.safetensors"
 expect_rc 1 "inspect of a corrupt file" "$BIN" inspect "$TMP/bad.safetensors"

@@ -19,16 +19,17 @@
 #include "params.h"
 #include "rng.h"
 #include "safetensors.h"
+#include "sde.h"
 #include "threads.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------------ fixtures */
 
-enum { V_DRL, V_TCOND, V_VP, V_VDRL_KL, V_L1, V_DROPOUT, V_AE, V_WINDOW, N_VARIANTS };
+enum { V_DRL, V_TCOND, V_VP, V_VDRL_KL, V_L1, V_DROPOUT, V_AE, V_WINDOW, V_MINSNR, N_VARIANTS };
 static const char *const variant_name[N_VARIANTS] = {
     [V_DRL] = "drl", [V_TCOND] = "tcond", [V_VP] = "vp",
     [V_VDRL_KL] = "vdrl_kl", [V_L1] = "l1", [V_DROPOUT] = "dropout", [V_AE] = "ae",
-    [V_WINDOW] = "code_window",
+    [V_WINDOW] = "code_window", [V_MINSNR] = "min_snr",
 };
 
 /* A model small enough that hundreds of loss evaluations take well under a second. */
@@ -49,6 +50,7 @@ static drl_config tiny_config(int variant) {
     case V_L1: c.reg = DRL_REG_L1, c.lambda_z = 0.3f; break;
     case V_DROPOUT: c.dropout = 0.3f, c.time_cond = 1; break;
     case V_AE: c.mode = DRL_MODE_AE, c.reg = DRL_REG_L1, c.lambda_z = 0.2f; break;
+    case V_MINSNR: c.weighting = DRL_WEIGHT_MIN_SNR, c.snr_gamma = 2.0f, c.time_cond = 1; break;
     case V_WINDOW: c.code_t_min = 0.5f, c.code_t_max = 0.9f, c.reg = DRL_REG_L1, c.lambda_z = 0.2f; break;
     default: break;
     }
@@ -266,6 +268,7 @@ START_TEST(test_gradcheck) {
     drl_model *m = make_model(&c, 11 + (uint64_t)_i);
     batch b = make_batch(&c, 2, 99 + (uint64_t)_i);
     if (_i == V_WINDOW) b.t[0] = 0.3f, b.t[1] = 0.7f; /* one image outside the window, one in */
+    if (_i == V_MINSNR) b.t[0] = 0.1f, b.t[1] = 0.8f; /* one image down-weighted, one not */
     drl_model_acts *a = make_acts(m, b.B, 1);
     drl_params *p = &m->params;
 
@@ -604,6 +607,51 @@ START_TEST(test_code_window) {
 }
 END_TEST
 
+/* min-SNR weighting: the batch loss is the mean of the images' σ²-weighted losses, each scaled
+ * by min(1, γ σ²/α²) (VE: α = 1), for the loss and for every parameter gradient. */
+START_TEST(test_min_snr_weighting) {
+    drl_config c = tiny_config(V_DRL);
+    drl_model *m = make_model(&c, 51);
+    batch b = make_batch(&c, 2, 52);
+    b.t[0] = 0.05f, b.t[1] = 0.9f;
+    const float gamma = 2.0f;
+    double w[2];
+    for (int i = 0; i < 2; i++) {
+        double s = drl_sde_std(&c, b.t[i]);
+        w[i] = gamma * s * s < 1.0 ? gamma * s * s : 1.0;
+    }
+    ck_assert_msg(w[0] < 0.01 && w[1] == 1.0, "the test needs one down-weighted image (w %g %g)", w[0], w[1]);
+    drl_params *p = &m->params;
+    drl_model_acts *a1 = make_acts(m, 1, 1), *a2 = make_acts(m, 2, 1);
+    const size_t n = (size_t)c.C * c.H * c.W, d = (size_t)c.latent_dim;
+    /* each image alone under λ = σ² */
+    double want = 0.0;
+    float *g = calloc(p->total, sizeof(float));
+    ck_assert(g);
+    for (int i = 0; i < 2; i++) {
+        batch one = {1, b.x0 + i * n, b.t + i, b.eps + i * n, b.eps_z ? b.eps_z + i * d : NULL};
+        drl_params_zero_grad(p);
+        want += 0.5 * w[i] * run_loss(m, a1, &one, 1).total;
+        for (size_t k = 0; k < p->total; k++) g[k] += (float)(0.5 * w[i]) * p->grad[k];
+    }
+    m->cfg.weighting = DRL_WEIGHT_MIN_SNR, m->cfg.snr_gamma = gamma;
+    drl_params_zero_grad(p);
+    double got = run_loss(m, a2, &b, 1).total;
+    ck_assert_msg(fabs(got - want) <= 1e-5 * fabs(want), "loss %.9g vs %.9g", got, want);
+    double gmax = 0.0, emax = 0.0;
+    for (size_t k = 0; k < p->total; k++) {
+        gmax = fmax(gmax, fabs(g[k]));
+        emax = fmax(emax, fabs(p->grad[k] - g[k]));
+    }
+    ck_assert_msg(emax <= 1e-4 * gmax, "gradient error %g of max %g", emax, gmax);
+    free(g);
+    drl_model_acts_free(a1);
+    drl_model_acts_free(a2);
+    free_batch(&b);
+    drl_model_free(m);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ data-parallel loss */
 
 /* drl_model_loss_sharded equals drl_model_loss up to summation order, and is bit-identical for
@@ -694,6 +742,7 @@ int main(void) {
     TCase *te = tcase_create("encode");
     tcase_add_loop_test(te, test_encode_matches_loss, 0, 3);
     tcase_add_test(te, test_code_window);
+    tcase_add_test(te, test_min_snr_weighting);
     suite_add_tcase(s, te);
     TCase *tsh = tcase_create("sharded");
     tcase_add_loop_test(tsh, test_sharded_matches_loss, 0, 12);

@@ -49,6 +49,9 @@ CASES = [
     ("drl_ve_scale16", dict(fourier_scale=16.0, time_cond=True), 2, 1e-4),
     # the code window zeroes the code of images whose t lies outside [0.3, 0.7]
     ("code_window_tcond", dict(time_cond=True, code_t_min=0.3, code_t_max=0.7), 6, 1e-4),
+    # min-SNR loss weighting (gamma 20 puts t < ~0.3 below weight 1 on VE, a VP case too)
+    ("min_snr_ve", dict(weighting="min_snr", snr_gamma=20.0), 4, 1e-4),
+    ("min_snr_vp_tcond", dict(weighting="min_snr", snr_gamma=0.5, sde="vp", time_cond=True), 4, 1e-4),
 ]
 
 
@@ -65,6 +68,9 @@ def build_case(dirname, name, over, B, tol, seed):
     t = torch.rand(B, generator=gen) * 0.95 + 0.05
     eps = torch.randn(B, C, H, W, generator=gen)
     eps_z = torch.randn(B, d, generator=gen) if cfg["variational"] else None
+    if cfg["weighting"] == "min_snr":  # the case must exercise a weight below 1
+        snr = (R.sde_alpha(cfg, t.double()) / R.sde_std(cfg, t.double())) ** 2
+        assert (snr > cfg["snr_gamma"]).any() and (snr < cfg["snr_gamma"]).any(), name
 
     ref = model.double()
     ref.zero_grad()

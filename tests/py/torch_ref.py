@@ -34,6 +34,7 @@ def default_config():
         "temb_dim": 128, "dropout": 0.0, "sde": "ve", "sigma_min": 0.01, "sigma_max": 50.0,
         "beta_min": 0.1, "beta_max": 20.0, "t_eps": 1e-5, "t_min": 1e-5, "t_max": 1.0,
         "tdist": "uniform", "code_t_min": 0.0, "code_t_max": 1.0,
+        "weighting": "sigma2", "snr_gamma": 5.0,
     }
 
 
@@ -212,7 +213,10 @@ class DRLModel(nn.Module):
         seen = (t >= f32(c["code_t_min"])) & (t <= f32(c["code_t_max"]))
         z = z * seen[:, None].to(z.dtype)  # zero code outside the code window
         h = self.score(xt, tin, z)
-        dsm = ((h + eps) ** 2).sum() / B
+        w = torch.ones_like(t)  # lambda(t) = sigma(t)^2: unit weight on the noise error
+        if c["weighting"] == "min_snr":  # min(1, gamma / SNR), SNR = alpha^2 / sigma^2
+            w = torch.clamp(f32(c["snr_gamma"]) * (sde_std(c, t) / sde_alpha(c, t)) ** 2, max=1.0)
+        dsm = (w[:, None, None, None] * (h + eps) ** 2).sum() / B
         reg = f32(c["lambda_z"]) * R
         return enc, h, dsm, reg, dsm + reg
 
