@@ -196,7 +196,11 @@ static size_t work_needed(int B, int C, int H, int W, int OC, int K, int stride,
     } else {
         n = p.wt_n + (size_t)p.Bc * (p.col_per + p.mat_per);
     }
-    if (use_winograd(B, C, OC, K, stride, pad)) n = max_sz(n, wino_work(B, C, H, W, OC));
+    if (use_winograd(B, C, OC, K, stride, pad)) {
+        n = max_sz(n, wino_work(B, C, H, W, OC));
+        /* backward dinp: flipped filters (C, OC, 3, 3) + the Winograd work of OC -> C */
+        n = max_sz(n, 9 * (size_t)OC * C + wino_work(B, OC, H, W, C));
+    }
     return n;
 }
 
@@ -707,7 +711,9 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
  * shapes only); each block is done start to end by one thread with its own scratch slot, so
  * results do not depend on the thread count. Rounding differs from the direct convolution by a
  * few float ulps of the inputs' magnitude (the transforms add and subtract neighbouring pixels).
- * The backward pass keeps the direct lowering.
+ * Backward: the input gradient of such a convolution is the same kind of convolution of dout
+ * with the flipped, transposed filters (C outputs from OC inputs), so it takes this path too
+ * (accumulating into dinp); the filter gradient keeps the direct lowering.
  */
 
 #ifndef DRL_CONV_WINO_FLOATS
@@ -811,7 +817,7 @@ static void wino_input_row(float *V, size_t cstride, const float *plane, int H, 
 /* Output rows 2ty, 2ty+1 of one output plane (H, W) from M_ξ[j0 + tx] (stride mstride between
  * ξ): Y = Aᵀ m A + bias, Aᵀ = [1 1 1 0; 0 1 -1 -1]. rowbuf holds 2 rows of 2*TW. */
 static void wino_output_row(float *plane, const float *M, size_t mstride, float bias, int H, int W,
-                            int TW, int ty, float *rowbuf) {
+                            int TW, int ty, int acc, float *rowbuf) {
     float *y0 = rowbuf, *y1 = rowbuf + 2 * TW;
     const float *m[16];
     for (int xi = 0; xi < 16; xi++) m[xi] = M + (size_t)xi * mstride;
@@ -827,12 +833,21 @@ static void wino_output_row(float *plane, const float *M, size_t mstride, float 
         y1[2 * tx] = s[1][0] + s[1][1] + s[1][2] + bias;
         y1[2 * tx + 1] = s[1][1] - s[1][2] - s[1][3] + bias;
     }
-    copy(plane + (size_t)(2 * ty) * W, y0, (size_t)W);
-    if (2 * ty + 1 < H) copy(plane + (size_t)(2 * ty + 1) * W, y1, (size_t)W);
+    float *p0 = plane + (size_t)(2 * ty) * W, *p1 = p0 + W;
+    const int two = 2 * ty + 1 < H;
+    if (acc) {
+        for (int x = 0; x < W; x++) p0[x] += y0[x];
+        if (two)
+            for (int x = 0; x < W; x++) p1[x] += y1[x];
+    } else {
+        copy(p0, y0, (size_t)W);
+        if (two) copy(p1, y1, (size_t)W);
+    }
 }
 
+/* out (B, OC, H, W) = (acc ? out + : ) conv3x3(inp (B, C, H, W), w (OC, C, 3, 3)) + bias. */
 static void wino_forward(float *out, const float *inp, const float *w, const float *bias,
-                         float *work, int B, int C, int H, int W, int OC) {
+                         float *work, int B, int C, int H, int W, int OC, int acc) {
     const wino_plan q = wino_plan_make(B, C, H, W, OC);
     const int TH = q.TH, TW = q.TW, rb = q.rb, rows = q.rows, nblk = q.nblk, NT = q.NT;
     const size_t HW = (size_t)H * W, slot = q.slot;
@@ -867,7 +882,7 @@ static void wino_forward(float *out, const float *inp, const float *w, const flo
                 for (int oc = 0; oc < OC; oc++)
                     wino_output_row(out + ((size_t)b * OC + oc) * HW,
                                     M + (size_t)oc * n + (size_t)(r - r0) * TW, (size_t)OC * n,
-                                    bias ? bias[oc] : 0.0f, H, W, TW, ty, rowbuf);
+                                    bias ? bias[oc] : 0.0f, H, W, TW, ty, acc, rowbuf);
             }
         }
     }
@@ -951,7 +966,7 @@ void drl_conv2d_forward(float *out, const float *inp, const float *w, const floa
     if (is_pointwise(K, stride, pad))
         conv1x1_forward(out, inp, w, b, B, C, (int)p.OHW, OC);
     else if (use_winograd(B, C, OC, K, stride, pad))
-        wino_forward(out, inp, w, b, work, B, C, H, W, OC);
+        wino_forward(out, inp, w, b, work, B, C, H, W, OC, 0);
     else if (p.shifted)
         shifted_forward(&p, out, inp, w, b, work);
     else
@@ -967,12 +982,19 @@ void drl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, c
     if (db) bias_grad(db, dout, B, OC, p.OHW);
     if (C <= 0) return;
     const int nt = drl_threads_blas_serial_begin();
+    /* dinp of a Winograd-shaped convolution: after dw, the forward path on dout (see above) */
+    const int wino_dinp = dinp && use_winograd(B, OC, C, K, stride, pad);
+    float *dx = wino_dinp ? NULL : dinp;
     if (is_pointwise(K, stride, pad))
         conv1x1_backward(dinp, dw, dout, inp, w, B, C, (int)p.OHW, OC);
     else if (p.shifted)
-        shifted_backward(&p, dinp, dw, dout, inp, w, work);
+        shifted_backward(&p, dx, dw, dout, inp, w, work);
     else
-        conv_backward(&p, dinp, dw, dout, inp, w, work);
+        conv_backward(&p, dx, dw, dout, inp, w, work);
+    if (wino_dinp) {
+        flip_filters(work, w, C, OC, K, 0, C);
+        wino_forward(dinp, dout, work, NULL, work + 9 * (size_t)OC * C, B, OC, H, W, C, 1);
+    }
     drl_threads_blas_serial_end(nt);
 }
 

@@ -138,7 +138,8 @@ END_TEST
 /* Several batch chunks (B above the chunk size) for a model-sized layer, and B = 1. */
 START_TEST(test_conv_chunks_reference) {
     const cshape big[] = {{11, 32, 28, 28, 32, 3, 1, 1}, {1, 32, 28, 28, 64, 3, 2, 1},
-                          {50, 32, 14, 14, 64, 3, 2, 1}, {37, 64, 7, 7, 128, 3, 1, 1}};
+                          {50, 32, 14, 14, 64, 3, 2, 1}, {37, 64, 7, 7, 128, 3, 1, 1},
+                          {20, 16, 12, 10, 24, 3, 1, 1}}; /* the last two: Winograd fwd + dinp */
     for (size_t k = 0; k < sizeof big / sizeof big[0]; k++) {
         conv_case c = case_make(&big[k], 200 + k);
         float *want = drl_test_zeros(c.no), *dout = drl_test_zeros(c.no);
@@ -240,10 +241,12 @@ START_TEST(test_conv_gradcheck) {
 }
 END_TEST
 
-/* Backward accumulates: starting from g0, two calls give g0 + 2 * (one call's gradient). */
+/* Backward accumulates: starting from g0, two calls give g0 + 2 * (one call's gradient). The
+ * extra shape takes the Winograd path for dinp. */
 START_TEST(test_conv_accumulates) {
-    for (size_t k = 0; k < NSHAPES; k++) {
-        conv_case c = case_make(&SHAPES[k], 700 + k);
+    const cshape wino = {17, 16, 9, 9, 24, 3, 1, 1};
+    for (size_t k = 0; k <= NSHAPES; k++) {
+        conv_case c = case_make(k < NSHAPES ? &SHAPES[k] : &wino, 700 + k);
         drl_rng r;
         drl_rng_seed(&r, 800 + k);
         float *dout = drl_test_randn(&r, c.no, 1.0f);
@@ -328,7 +331,7 @@ END_TEST
 START_TEST(test_conv_work_size_partial_batches) {
     const int shapes[][6] = {/* C, H, OC, K, stride, pad */
                              {1, 28, 32, 3, 1, 1}, {32, 28, 64, 3, 2, 1}, {64, 14, 128, 3, 2, 1},
-                             {32, 28, 32, 3, 1, 1}, {64, 14, 64, 3, 1, 1}};
+                             {32, 28, 32, 3, 1, 1}, {64, 14, 64, 3, 1, 1}, {32, 14, 64, 3, 1, 1}};
     const int Bmax = 64, guard = 4096;
     const int bs[] = {1, 2, 15, 16, 17, 33, 41, 42, 50, 63, 64};
     drl_rng r;
