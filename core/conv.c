@@ -706,8 +706,9 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
  * so for each of the 16 positions ξ of the 4×4 transformed tile one GEMM
  *   M_ξ (OC, tiles) = U_ξ (OC, C) · V_ξ (C, tiles)
  * does the channel reduction: 16·C·OC multiplies per 4 output pixels instead of 36·C·OC (2.25×
- * fewer; 1.72× on 7×7 images, whose 4×4 tiles cover 8×8). The transforms are vectorised over a
- * row of tiles. Tiles are processed in blocks of whole tile rows (the block size depends on the
+ * fewer; 1.72× on 7×7 images, whose 4×4 tiles cover 8×8). The transforms are vectorised over
+ * all the tiles of a block's rows of one plane (see wino_input_rows), or over one row of tiles on
+ * wide images. Tiles are processed in blocks of whole tile rows (the block size depends on the
  * shapes only); each block is done start to end by one thread with its own scratch slot, so
  * results do not depend on the thread count. Rounding differs from the direct convolution by a
  * few float ulps of the inputs' magnitude (the transforms add and subtract neighbouring pixels).
@@ -720,6 +721,7 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
 #define DRL_CONV_WINO_FLOATS ((size_t)1 << 17) /* target floats of one block's V and M */
 #endif
 #define WINO_SLOTS 8 /* scratch slots: at most this many threads share the op */
+#define WINO_ROW_TW 12 /* images of this many tiles per row (W >= 23) transform row by row */
 
 /* Small batches keep the direct path: their few tile blocks would not feed every thread, and the
  * filter transform would not be amortised. */
@@ -734,6 +736,10 @@ typedef struct {
     size_t slot;
 } wino_plan;
 
+/* Transform scratch for up to R tile rows of one plane (see wino_input_rows / wino_output_rows):
+ * the eight phase arrays of R + 1 rows plus one padded row; the output's four fit inside. */
+static size_t wino_q_floats(int R, int TW) { return 8 * (size_t)(R + 1) * TW + 2 * (size_t)TW + 2; }
+
 static wino_plan wino_plan_make(int B, int C, int H, int W, int OC) {
     wino_plan q;
     q.TH = (H + 1) / 2, q.TW = (W + 1) / 2, q.rows = B * q.TH;
@@ -741,7 +747,7 @@ static wino_plan wino_plan_make(int B, int C, int H, int W, int OC) {
     q.rb = r < 1 ? 1 : (int)r;
     q.nblk = (q.rows + q.rb - 1) / q.rb;
     q.NT = (q.rb < q.rows ? q.rb : q.rows) * q.TW;
-    q.slot = 16 * (size_t)(C + OC) * (size_t)q.NT;
+    q.slot = 16 * (size_t)(C + OC) * (size_t)q.NT + wino_q_floats(q.rb < q.TH ? q.rb : q.TH, q.TW);
     return q;
 }
 
@@ -775,7 +781,9 @@ static void wino_filters(float *U, const float *w, int OC, int C, int o0, int o1
     }
 }
 
-/* V_ξ[c][j0 + tx] = (Bᵀ d B)_ξ for the TW tiles of tile row ty of one input plane (H, W):
+/* Row-wise transforms, for wide images (TW >= WINO_ROW_TW), whose rows of tiles fill the vector
+ * unit by themselves and where splitting the plane by phase (below) costs more than it saves.
+ * V_ξ[c][tx] = (Bᵀ d B)_ξ for the TW tiles of tile row ty of one input plane (H, W):
  * Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. rowbuf holds 4 zero-padded rows of 2*TW+2. */
 static void wino_input_row(float *V, size_t cstride, const float *plane, int H, int W,
                            int TW, int ty, float *rowbuf) {
@@ -845,6 +853,107 @@ static void wino_output_row(float *plane, const float *M, size_t mstride, float 
     }
 }
 
+/* V_ξ[c][j] = (Bᵀ d B)_ξ for the tiles j = (ty - ty0)*TW + tx of tile rows [ty0, ty1) of one
+ * input plane (H, W), Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. The zero-padded plane is
+ * first split by row parity pr and column phase pc into q[pr][pc][r][x] = pad[2(ty0+r)+pr][2x+pc]
+ * (r in [0, ty1-ty0], x in [0, TW)), so that a tile's 16 inputs sit at j and j + TW of eight
+ * arrays and the transform is one vector loop over all the tiles of the rows (a loop over one
+ * row of 4..14 tiles is too short for the vector unit). q: wino_q_floats(ty1 - ty0, TW). */
+static void wino_input_rows(float *V, size_t cstride, const float *plane, int H, int W, int TW,
+                            int ty0, int ty1, float *q) {
+    const int R = ty1 - ty0 + 1, L = 2 * TW + 2;
+    const size_t qs = (size_t)R * TW;
+    float *row = q + 8 * qs; /* one padded row: L floats */
+    for (int pr = 0; pr < 2; pr++) {
+        for (int r = 0; r < R; r++) {
+            const int h = 2 * (ty0 + r) + pr - 1;
+            float *d0 = q + (size_t)(4 * pr) * qs + (size_t)r * TW, *d1 = d0 + qs, *d2 = d1 + qs,
+                  *d3 = d2 + qs;
+            if (h < 0 || h >= H) {
+                for (int x = 0; x < TW; x++) d0[x] = d1[x] = d2[x] = d3[x] = 0.0f;
+                continue;
+            }
+            row[0] = 0.0f;
+            copy(row + 1, plane + (size_t)h * W, (size_t)W);
+            for (int x = W + 1; x < L; x++) row[x] = 0.0f;
+            for (int x = 0; x < TW; x++) {
+                d0[x] = row[2 * x];
+                d1[x] = row[2 * x + 1];
+                d2[x] = row[2 * x + 2];
+                d3[x] = row[2 * x + 3];
+            }
+        }
+    }
+    const float *a[4][4]; /* a[i][k]: input row 2ty + i, column 2tx + k, at index j */
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 4; k++) a[i][k] = q + (size_t)(4 * (i & 1) + k) * qs + (size_t)(i >> 1) * TW;
+    float *v[16];
+    for (int xi = 0; xi < 16; xi++) v[xi] = V + (size_t)xi * cstride;
+    const int n = (ty1 - ty0) * TW;
+#pragma omp simd
+    for (int j = 0; j < n; j++) {
+        float t[4][4]; /* Bᵀ d: rows */
+        for (int k = 0; k < 4; k++) {
+            const float d0 = a[0][k][j], d1 = a[1][k][j], d2 = a[2][k][j], d3 = a[3][k][j];
+            t[0][k] = d0 - d2;
+            t[1][k] = d1 + d2;
+            t[2][k] = d2 - d1;
+            t[3][k] = d1 - d3;
+        }
+        for (int i = 0; i < 4; i++) { /* (Bᵀ d) B: columns */
+            v[4 * i + 0][j] = t[i][0] - t[i][2];
+            v[4 * i + 1][j] = t[i][1] + t[i][2];
+            v[4 * i + 2][j] = t[i][2] - t[i][1];
+            v[4 * i + 3][j] = t[i][1] - t[i][3];
+        }
+    }
+}
+
+/* Output rows [2ty0, 2ty1) of one output plane (H, W) from M_ξ[j] (stride mstride between ξ),
+ * j = (ty - ty0)*TW + tx: Y = Aᵀ m A + bias, Aᵀ = [1 1 1 0; 0 1 -1 -1], stored (acc: added).
+ * One vector loop over the tiles into the four pixel phases y[a][b] = Y(2ty+a, 2tx+b), then
+ * interleaved into the rows. q: wino_q_floats(ty1 - ty0, TW). */
+static void wino_output_rows(float *plane, const float *M, size_t mstride, float bias, int H, int W,
+                             int TW, int ty0, int ty1, int acc, float *q) {
+    const int n = (ty1 - ty0) * TW;
+    float *y00 = q, *y01 = q + n, *y10 = y01 + n, *y11 = y10 + n;
+    const float *m[16];
+    for (int xi = 0; xi < 16; xi++) m[xi] = M + (size_t)xi * mstride;
+#pragma omp simd
+    for (int j = 0; j < n; j++) {
+        float s[2][4];
+        for (int k = 0; k < 4; k++) {
+            s[0][k] = m[k][j] + m[4 + k][j] + m[8 + k][j];
+            s[1][k] = m[4 + k][j] - m[8 + k][j] - m[12 + k][j];
+        }
+        y00[j] = s[0][0] + s[0][1] + s[0][2] + bias;
+        y01[j] = s[0][1] - s[0][2] - s[0][3] + bias;
+        y10[j] = s[1][0] + s[1][1] + s[1][2] + bias;
+        y11[j] = s[1][1] - s[1][2] - s[1][3] + bias;
+    }
+    const int W2 = W / 2, odd = W & 1;
+    for (int ty = ty0; ty < ty1; ty++) {
+        const size_t j0 = (size_t)(ty - ty0) * TW;
+        for (int a = 0; a < 2 && 2 * ty + a < H; a++) {
+            float *o = plane + (size_t)(2 * ty + a) * W;
+            const float *e = (a ? y10 : y00) + j0, *f = (a ? y11 : y01) + j0;
+            if (acc) {
+                for (int x = 0; x < W2; x++) {
+                    o[2 * x] += e[x];
+                    o[2 * x + 1] += f[x];
+                }
+                if (odd) o[W - 1] += e[W2];
+            } else {
+                for (int x = 0; x < W2; x++) {
+                    o[2 * x] = e[x];
+                    o[2 * x + 1] = f[x];
+                }
+                if (odd) o[W - 1] = e[W2];
+            }
+        }
+    }
+}
+
 /* out (B, OC, H, W) = (acc ? out + : ) conv3x3(inp (B, C, H, W), w (OC, C, 3, 3)) + bias. */
 static void wino_forward(float *out, const float *inp, const float *w, const float *bias,
                          float *work, int B, int C, int H, int W, int OC, int acc) {
@@ -862,27 +971,44 @@ static void wino_forward(float *out, const float *inp, const float *w, const flo
         drl_threads_split(OC, t, nt, &o0, &o1);
         wino_filters(U, w, OC, C, o0, o1);
         float *V = slots + (size_t)t * slot, *M = V + 16 * (size_t)C * NT;
-        float rowbuf[4 * (2 * 512 + 2)]; /* W <= 1024 (config.h): TW <= 512 */
+        float *qb = M + 16 * (size_t)OC * NT;
 #pragma omp barrier
         for (int blk = t; blk < nblk; blk += nt) {
             const int r0 = blk * rb, r1 = r0 + rb < rows ? r0 + rb : rows;
             const int n = (r1 - r0) * TW;
-            for (int r = r0; r < r1; r++) {
-                const int b = r / TH, ty = r % TH;
-                for (int c = 0; c < C; c++)
-                    wino_input_row(V + (size_t)c * n + (size_t)(r - r0) * TW, (size_t)C * n,
-                                   inp + ((size_t)b * C + c) * HW, H, W, TW, ty, rowbuf);
+            /* the block's tile rows, one image at a time: tile rows [ty0, ty1) of image b */
+            for (int r = r0; r < r1;) {
+                const int b = r / TH, ty0 = r % TH, ty1 = ty0 + (r1 - r) < TH ? ty0 + (r1 - r) : TH;
+                for (int c = 0; c < C; c++) {
+                    float *vc = V + (size_t)c * n + (size_t)(r - r0) * TW;
+                    const float *plane = inp + ((size_t)b * C + c) * HW;
+                    if (TW >= WINO_ROW_TW)
+                        for (int ty = ty0; ty < ty1; ty++)
+                            wino_input_row(vc + (size_t)(ty - ty0) * TW, (size_t)C * n, plane, H, W,
+                                           TW, ty, qb);
+                    else
+                        wino_input_rows(vc, (size_t)C * n, plane, H, W, TW, ty0, ty1, qb);
+                }
+                r += ty1 - ty0;
             }
             for (int xi = 0; xi < 16; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, n, C, 1.0f,
                             U + (size_t)xi * OC * C, C, V + (size_t)xi * C * n, n, 0.0f,
                             M + (size_t)xi * OC * n, n);
-            for (int r = r0; r < r1; r++) {
-                const int b = r / TH, ty = r % TH;
-                for (int oc = 0; oc < OC; oc++)
-                    wino_output_row(out + ((size_t)b * OC + oc) * HW,
-                                    M + (size_t)oc * n + (size_t)(r - r0) * TW, (size_t)OC * n,
-                                    bias ? bias[oc] : 0.0f, H, W, TW, ty, acc, rowbuf);
+            for (int r = r0; r < r1;) {
+                const int b = r / TH, ty0 = r % TH, ty1 = ty0 + (r1 - r) < TH ? ty0 + (r1 - r) : TH;
+                for (int oc = 0; oc < OC; oc++) {
+                    float *plane = out + ((size_t)b * OC + oc) * HW;
+                    const float *mo = M + (size_t)oc * n + (size_t)(r - r0) * TW;
+                    const float bo = bias ? bias[oc] : 0.0f;
+                    if (TW >= WINO_ROW_TW)
+                        for (int ty = ty0; ty < ty1; ty++)
+                            wino_output_row(plane, mo + (size_t)(ty - ty0) * TW, (size_t)OC * n, bo,
+                                            H, W, TW, ty, acc, qb);
+                    else
+                        wino_output_rows(plane, mo, (size_t)OC * n, bo, H, W, TW, ty0, ty1, acc, qb);
+                }
+                r += ty1 - ty0;
             }
         }
     }
