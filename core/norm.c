@@ -2,7 +2,7 @@
  *
  * A group (b, g) is C/G consecutive channels of one image, i.e. N = (C/G)·HW contiguous floats.
  * Its mean and biased variance are accumulated in double (two passes, so a large common offset
- * costs no precision); mean and rstd are saved as floats and backward uses exactly those.
+ * costs no precision; the sums run in vector lanes, in an order fixed by the build); mean and rstd are saved as floats and backward uses exactly those.
  *
  * Backward, per group, with xhat = (x - mean)·rstd and dy = dout·gamma:
  *   dinp  += rstd · (dy - mean(dy) - xhat · mean(dy · xhat))
@@ -35,9 +35,11 @@ static void gn_forward(float *out, float *act, float *mean, float *rstd, const f
         const float *x = inp + (size_t)bg * N;
         float *y = out + (size_t)bg * N;
         double s = 0.0;
+#pragma omp simd reduction(+ : s)
         for (size_t i = 0; i < N; i++) s += x[i];
         const double mu = s / (double)N;
         double ss = 0.0;
+#pragma omp simd reduction(+ : ss)
         for (size_t i = 0; i < N; i++) {
             double d = (double)x[i] - mu;
             ss += d * d;
@@ -100,6 +102,7 @@ static void gn_backward(float *dinp, float *dgamma, float *dbeta, float *dout_w,
             double sdy = 0.0, sdyx = 0.0;
             for (int c = 0; c < Cg; c++) {
                 const float gam = gamma[g * Cg + c];
+#pragma omp simd reduction(+ : sdy, sdyx)
                 for (int p = 0; p < HW; p++) {
                     const size_t i = (size_t)c * HW + p;
                     const double d = (double)dy[i] * gam;
@@ -128,6 +131,7 @@ static void gn_backward(float *dinp, float *dgamma, float *dbeta, float *dout_w,
                 const float m = mean[(size_t)b * G + g], r = rstd[(size_t)b * G + g];
                 const float *x = inp + ((size_t)b * C + c) * HW;
                 const float *dy = dout + ((size_t)b * C + c) * HW;
+#pragma omp simd reduction(+ : sg, sb)
                 for (int p = 0; p < HW; p++) {
                     sg += (double)dy[p] * ((x[p] - m) * r);
                     sb += dy[p];
