@@ -9,6 +9,8 @@
  *               filters wt (C, OC*K*K) and padding K-1-pad: im2col(dout), then one GEMM that
  *               accumulates straight into dinp (a large reduction dimension, no col2im);
  *             dinp, stride > 1: dcol (R, N) = w^T · dmat, then dinp += col2im(dcol).
+ * 3×3 stride-1 pad-1 convolutions of 16+ channels at batch >= 16 take Winograd F(2×2, 3×3) for
+ * out and dinp instead (see "Winograd" below).
  *
  * Threading. OpenBLAS (pthreads build) parks its worker threads in a spin loop for ~0.1 s after
  * every multi-threaded call; they then fight the OpenMP threads for the cores and both slow down
@@ -181,8 +183,10 @@ static conv_plan plan_make(int B, int C, int H, int W, int OC, int K, int stride
  * (use_shifted) instead need, with Wp = W + pad, S = (H + pad)*Wp, L = Bc*S + pad*Wp + 2*pad:
  *   2*K*K*OC*C (filter taps, dw taps) + L*(C + OC) (padded inp, dout) + Bc*S*max(C, OC) (grid),
  * Bc = min(B, max(1, 2^19 / (S*(C + OC + max(C, OC))))), evened out as above. Shapes that also
- * take the Winograd forward (use_winograd) need at least wino_work: 16*OC*C transformed filters
- * plus 16*(C + OC)*NT per thread slot (see wino_plan_make). */
+ * take the Winograd path (use_winograd) need at least wino_work(C -> OC) (forward) and
+ * 9*OC*C + wino_work(OC -> C) (backward dinp: flipped filters, then the same path on dout), with
+ * wino_work = 16*OC*C transformed filters plus, per thread slot, 16*(C + OC)*NT for V and M and
+ * wino_q_floats(min(rb, TH), TW) of transform scratch (see wino_plan_make). */
 static size_t wino_work(int B, int C, int H, int W, int OC);
 static int use_winograd(int B, int C, int OC, int K, int stride, int pad);
 
@@ -699,7 +703,7 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Winograd F(2×2, 3×3): forward of 3×3 stride-1 pad-1 convolutions of 16+ channels           */
+/* Winograd F(2×2, 3×3): 3×3 stride-1 pad-1 convolutions of 16+ channels (forward, dinp)      */
 /*
  * Every 2×2 output tile is computed from the 4×4 input patch around it (Lavin & Gray 2016):
  *   Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
@@ -751,7 +755,8 @@ static wino_plan wino_plan_make(int B, int C, int H, int W, int OC) {
     return q;
 }
 
-/* U (16, OC, C) + one (V (16, C, NT), M (16, OC, NT)) slot per thread that can run. */
+/* U (16, OC, C) + one (V (16, C, NT), M (16, OC, NT), transform scratch) slot per thread that
+ * can run. */
 static size_t wino_work(int B, int C, int H, int W, int OC) {
     const wino_plan q = wino_plan_make(B, C, H, W, OC);
     const size_t slots = q.nblk < WINO_SLOTS ? (size_t)q.nblk : WINO_SLOTS;

@@ -2,7 +2,8 @@
  *
  * A group (b, g) is C/G consecutive channels of one image, i.e. N = (C/G)·HW contiguous floats.
  * Its mean and biased variance are accumulated in double (two passes, so a large common offset
- * costs no precision; the sums run in vector lanes, in an order fixed by the build); mean and rstd are saved as floats and backward uses exactly those.
+ * costs no precision; the sums run in vector lanes, in an order fixed by the build); mean and
+ * rstd are saved as floats and backward uses exactly those.
  *
  * Backward, per group, with xhat = (x - mean)·rstd and dy = dout·gamma:
  *   dinp  += rstd · (dy - mean(dy) - xhat · mean(dy · xhat))

@@ -243,11 +243,11 @@ START_TEST(test_conv_gradcheck) {
 END_TEST
 
 /* Backward accumulates: starting from g0, two calls give g0 + 2 * (one call's gradient). The
- * extra shape takes the Winograd path for dinp. */
+ * extra shapes take the Winograd path for dinp. */
 START_TEST(test_conv_accumulates) {
-    const cshape wino = {17, 16, 9, 9, 24, 3, 1, 1};
-    for (size_t k = 0; k <= NSHAPES; k++) {
-        conv_case c = case_make(k < NSHAPES ? &SHAPES[k] : &wino, 700 + k);
+    const cshape wino[2] = {{17, 16, 9, 9, 24, 3, 1, 1}, {16, 16, 12, 24, 16, 3, 1, 1}};
+    for (size_t k = 0; k < NSHAPES + 2; k++) { /* the second runs the row-wise transforms */
+        conv_case c = case_make(k < NSHAPES ? &SHAPES[k] : &wino[k - NSHAPES], 700 + k);
         drl_rng r;
         drl_rng_seed(&r, 800 + k);
         float *dout = drl_test_randn(&r, c.no, 1.0f);
@@ -275,7 +275,8 @@ END_TEST
 START_TEST(test_conv_threads_identical) {
     const cshape sh[] = {{5, 32, 28, 28, 32, 3, 1, 1}, {9, 32, 28, 28, 64, 3, 2, 1},
                          {6, 64, 14, 14, 64, 1, 1, 0}, {1, 64, 7, 7, 128, 3, 1, 1},
-                         {40, 128, 7, 7, 128, 3, 1, 1}, {3, 5, 9, 9, 7, 3, 1, 1},
+                         {40, 128, 7, 7, 128, 3, 1, 1}, {16, 16, 12, 24, 16, 3, 1, 1},
+                         {3, 5, 9, 9, 7, 3, 1, 1},
                          {3, 8, 2, 20, 16, 5, 1, 2}};
     for (size_t k = 0; k < sizeof sh / sizeof sh[0]; k++) {
         conv_case c = case_make(&sh[k], 900 + k);

@@ -657,10 +657,10 @@ END_TEST
 /* drl_model_loss_sharded equals drl_model_loss up to summation order, and is bit-identical for
  * 1, 2 and 3 threads (the shards' split does not depend on the thread count). */
 START_TEST(test_sharded_matches_loss) {
-    static const int variants[] = {V_DRL, V_VDRL_KL, V_AE, V_TCOND};
+    static const int variants[] = {V_DRL, V_VDRL_KL, V_AE, V_TCOND, V_MINSNR};
     static const int batches[] = {20, 17, 3};
-    drl_config c = tiny_config(variants[_i % 4]);
-    const int B = batches[_i / 4];
+    drl_config c = tiny_config(variants[_i % 5]);
+    const int B = batches[_i / 5];
     drl_model *m = make_model(&c, 31);
     batch b = make_batch(&c, B, 32);
     const size_t tot = m->params.total;
@@ -687,7 +687,7 @@ START_TEST(test_sharded_matches_loss) {
         drl_loss_parts got = drl_model_loss_sharded(m, s, m->params.data, b.x0, b.t, b.eps, b.eps_z,
                                                     B, 1, 0, &r);
         ck_assert_msg(fabs(got.total - want.total) <= 1e-5 * fabs(want.total),
-                      "%s B=%d: loss %.9g vs %.9g", variant_name[variants[_i % 4]], B, got.total,
+                      "%s B=%d: loss %.9g vs %.9g", variant_name[variants[_i % 5]], B, got.total,
                       want.total);
         ck_assert_close(m->params.grad, g_want, tot, 1e-5, "sharded gradients vs one pass");
         if (th == 1) {
@@ -745,7 +745,7 @@ int main(void) {
     tcase_add_test(te, test_min_snr_weighting);
     suite_add_tcase(s, te);
     TCase *tsh = tcase_create("sharded");
-    tcase_add_loop_test(tsh, test_sharded_matches_loss, 0, 12);
+    tcase_add_loop_test(tsh, test_sharded_matches_loss, 0, 15);
     suite_add_tcase(s, tsh);
     return drl_test_run(s);
 }
