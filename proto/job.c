@@ -25,14 +25,29 @@ static int get_id(drl_proto_error *e, const json_t *v, const char *field, char *
     return 0;
 }
 
+/* [a, b] with lo < a < b <= 1 (lo_open) or lo <= a < b <= 1, as field. */
+static int get_range(drl_proto_error *e, json_t *v, const char *field, int lo_open, float *a, float *b) {
+    size_t cnt;
+    char f0[40], f1[40];
+    snprintf(f0, sizeof f0, "%s[0]", field);
+    snprintf(f1, sizeof f1, "%s[1]", field);
+    int rc = drl_proto_json_array(e, v, field, &cnt);
+    if (!rc && cnt != 2) rc = drl_proto_errorf(e, 422, "invalid_input", "%s: expected [min, max], got %zu numbers", field, cnt);
+    if (!rc) rc = drl_proto_json_float(e, json_array_get(v, 0), f0, 0.0f, 1.0f, lo_open, a);
+    if (!rc) rc = drl_proto_json_float(e, json_array_get(v, 1), f1, 0.0f, 1.0f, 1, b);
+    if (!rc && !(*a < *b)) rc = drl_proto_errorf(e, 422, "invalid_input", "%s: %g must be below %g", field, *a, *b);
+    return rc;
+}
+
 int drl_proto_job_parse(drl_proto_error *e, const char *media, const uint8_t *body, size_t n,
                         drl_proto_job_spec *out) {
     static const char *const types[] = {"application/json"};
     static const char *const keys[] = {"dataset", "base_model", "name", "steps", "batch_size", "lr", "warmup",
                                        "clip", "flip", "seed", "t_range", "sde", "latent_dim", "time_cond",
-                                       "ckpt_every", "log_every", NULL};
+                                       "ckpt_every", "log_every", "code_t_range", "weighting", "snr_gamma", NULL};
     memset(out, 0, sizeof *out);
     out->steps = 1000, out->batch_size = 64, out->warmup = -1, out->clip = 1.0f, out->sde = -1;
+    out->weighting = -1;
     if (drl_proto_media_pick(e, media, types, 1) < 0) return -1;
     json_t *o = drl_proto_json_load(e, body, n);
     if (!o) return -1;
@@ -65,17 +80,19 @@ int drl_proto_job_parse(drl_proto_error *e, const char *media, const uint8_t *bo
     if (!rc && (v = json_object_get(o, "clip"))) rc = drl_proto_json_float(e, v, "clip", 0.0f, 1e6f, 0, &out->clip);
     if (!rc && (v = json_object_get(o, "flip"))) rc = drl_proto_json_bool(e, v, "flip", &out->flip);
     if (!rc && (v = json_object_get(o, "seed")) && !(rc = drl_proto_json_int(e, v, "seed", 0, 9007199254740992LL, &i))) out->seed = (uint64_t)i;
-    if (!rc && (v = json_object_get(o, "t_range"))) {
-        size_t cnt;
-        if (!(rc = drl_proto_json_array(e, v, "t_range", &cnt))) {
-            if (cnt != 2) rc = drl_proto_errorf(e, 422, "invalid_input", "t_range: expected [t_min, t_max], got %zu numbers", cnt);
-            if (!rc) rc = drl_proto_json_float(e, json_array_get(v, 0), "t_range[0]", 0.0f, 1.0f, 1, &out->t_min);
-            if (!rc) rc = drl_proto_json_float(e, json_array_get(v, 1), "t_range[1]", 0.0f, 1.0f, 1, &out->t_max);
-            if (!rc && !(out->t_min < out->t_max))
-                rc = drl_proto_errorf(e, 422, "invalid_input", "t_range: t_min %g must be below t_max %g", out->t_min, out->t_max);
-            out->has_t_range = !rc;
+    if (!rc && (v = json_object_get(o, "t_range"))) out->has_t_range = !(rc = get_range(e, v, "t_range", 1, &out->t_min, &out->t_max));
+    if (!rc && (v = json_object_get(o, "code_t_range")))
+        out->has_code_t_range = !(rc = get_range(e, v, "code_t_range", 0, &out->code_t_min, &out->code_t_max));
+    if (!rc && (v = json_object_get(o, "weighting"))) {
+        const char *s;
+        size_t len;
+        if (!(rc = drl_proto_json_string(e, v, "weighting", &s, &len))) {
+            if (!strcmp(s, "sigma2")) out->weighting = 0;
+            else if (!strcmp(s, "min_snr")) out->weighting = 1;
+            else rc = drl_proto_errorf(e, 422, "invalid_input", "weighting: unknown \"%.40s\" (use sigma2 or min_snr)", s);
         }
     }
+    if (!rc && (v = json_object_get(o, "snr_gamma"))) rc = drl_proto_json_float(e, v, "snr_gamma", 0.0f, 1e6f, 1, &out->snr_gamma);
     if (!rc && (v = json_object_get(o, "sde"))) {
         const char *s;
         size_t len;
@@ -118,6 +135,10 @@ char *drl_proto_job_spec_json(const drl_proto_job_spec *s) {
     json_object_set_new(o, "seed", json_integer((json_int_t)s->seed));
     if (s->has_t_range) json_object_set_new(o, "t_range", json_pack("[f, f]", (double)s->t_min, (double)s->t_max));
     if (s->sde >= 0) json_object_set_new(o, "sde", json_string(s->sde ? "vp" : "ve"));
+    if (s->has_code_t_range)
+        json_object_set_new(o, "code_t_range", json_pack("[f, f]", (double)s->code_t_min, (double)s->code_t_max));
+    if (s->weighting >= 0) json_object_set_new(o, "weighting", json_string(s->weighting ? "min_snr" : "sigma2"));
+    if (s->snr_gamma > 0.0f) json_object_set_new(o, "snr_gamma", json_real(s->snr_gamma));
     if (s->base == DRL_JOB_BASE_SCRATCH) {
         json_object_set_new(o, "latent_dim", json_integer(s->latent_dim));
         json_object_set_new(o, "time_cond", json_boolean(s->time_cond));

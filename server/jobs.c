@@ -200,6 +200,9 @@ int drl_jobs_create(drl_proto_error *e, drl_jobs *j, const char *media, const ui
         if (mc.mode != DRL_MODE_DRL) return drl_proto_errorf(e, 422, "invalid_input", "base_model: an autoencoder-baseline model cannot be fine-tuned here");
     }
     if (s.has_t_range) mc.t_min = s.t_min, mc.t_max = s.t_max;
+    if (s.has_code_t_range) mc.code_t_min = s.code_t_min, mc.code_t_max = s.code_t_max;
+    if (s.weighting >= 0) mc.weighting = (drl_weighting)s.weighting;
+    if (s.snr_gamma > 0.0f) mc.snr_gamma = s.snr_gamma;
     drl_err err = {0};
     if (drl_config_validate(&err, &mc)) return drl_proto_errorf(e, 422, "invalid_input", "%s", err.msg);
 

@@ -73,10 +73,14 @@ job '{"dataset":"'"$DS"'","sde":"vp"}'; expect_error 422 invalid_input "changing
 job '{"dataset":"'"$BIGDS"'"}'; expect_error 422 invalid_input "32x32 dataset vs a 28x28 base"
 job '{"dataset":"'"$DS"'","t_range":[0.9,0.1]}'; expect_error 422 invalid_input "inverted t_range"
 job '{"dataset":"'"$DS"'","bogus":1}'; expect_error 422 invalid_input "unknown job key"
+job '{"dataset":"'"$DS"'","weighting":"snr"}'; expect_error 422 invalid_input "unknown weighting"; grep -q weighting "$BODY" && ok "message names weighting" || bad "weighting not named"
+job '{"dataset":"'"$DS"'","code_t_range":[0.5]}'; expect_error 422 invalid_input "code_t_range of one number"
+job '{"dataset":"'"$DS"'","snr_gamma":0}'; expect_error 422 invalid_input "snr_gamma 0"
 
 # ---- a short job to completion, promote ------------------------------------------------------
-job '{"dataset":"'"$DS"'","steps":40,"batch_size":8,"log_every":2,"ckpt_every":10,"lr":0.002,"seed":3}'
+job '{"dataset":"'"$DS"'","steps":40,"batch_size":8,"log_every":2,"ckpt_every":10,"lr":0.002,"seed":3,"weighting":"min_snr","snr_gamma":4,"code_t_range":[0,0.95]}'
 expect_status 202 "job accepted"; J1=$(jq_ "d['id']"); expect_json "d['state']=='queued'" "job queued"
+expect_json "d['model_config']['weighting']=='min_snr' and d['model_config']['snr_gamma']==4 and d['model_config']['code_t_max']>0.94 and d['spec']['weighting']=='min_snr'" "method keys reach the job's model config"
 steps_seen=""
 for i in $(seq 1 $((600 * SLOW))); do
   req GET "/v1/train/jobs/$J1" "${AUTH[@]}"
