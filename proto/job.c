@@ -39,6 +39,18 @@ static int get_range(drl_proto_error *e, json_t *v, const char *field, int lo_op
     return rc;
 }
 
+/* *out = 0 for the string a, 1 for b; anything else is a 422 naming field and both choices. */
+static int get_choice(drl_proto_error *e, json_t *v, const char *field, const char *a, const char *b, int *out) {
+    const char *s;
+    size_t len;
+    int rc = drl_proto_json_string(e, v, field, &s, &len);
+    if (rc) return rc;
+    if (!strcmp(s, a)) *out = 0;
+    else if (!strcmp(s, b)) *out = 1;
+    else rc = drl_proto_errorf(e, 422, "invalid_input", "%s: unknown \"%.40s\" (use %s or %s)", field, s, a, b);
+    return rc;
+}
+
 int drl_proto_job_parse(drl_proto_error *e, const char *media, const uint8_t *body, size_t n,
                         drl_proto_job_spec *out) {
     static const char *const types[] = {"application/json"};
@@ -83,25 +95,9 @@ int drl_proto_job_parse(drl_proto_error *e, const char *media, const uint8_t *bo
     if (!rc && (v = json_object_get(o, "t_range"))) out->has_t_range = !(rc = get_range(e, v, "t_range", 1, &out->t_min, &out->t_max));
     if (!rc && (v = json_object_get(o, "code_t_range")))
         out->has_code_t_range = !(rc = get_range(e, v, "code_t_range", 0, &out->code_t_min, &out->code_t_max));
-    if (!rc && (v = json_object_get(o, "weighting"))) {
-        const char *s;
-        size_t len;
-        if (!(rc = drl_proto_json_string(e, v, "weighting", &s, &len))) {
-            if (!strcmp(s, "sigma2")) out->weighting = 0;
-            else if (!strcmp(s, "min_snr")) out->weighting = 1;
-            else rc = drl_proto_errorf(e, 422, "invalid_input", "weighting: unknown \"%.40s\" (use sigma2 or min_snr)", s);
-        }
-    }
+    if (!rc && (v = json_object_get(o, "weighting"))) rc = get_choice(e, v, "weighting", "sigma2", "min_snr", &out->weighting);
     if (!rc && (v = json_object_get(o, "snr_gamma"))) rc = drl_proto_json_float(e, v, "snr_gamma", 0.0f, 1e6f, 1, &out->snr_gamma);
-    if (!rc && (v = json_object_get(o, "sde"))) {
-        const char *s;
-        size_t len;
-        if (!(rc = drl_proto_json_string(e, v, "sde", &s, &len))) {
-            if (!strcmp(s, "ve")) out->sde = 0;
-            else if (!strcmp(s, "vp")) out->sde = 1;
-            else rc = drl_proto_errorf(e, 422, "invalid_input", "sde: unknown \"%.40s\" (use ve or vp)", s);
-        }
-    }
+    if (!rc && (v = json_object_get(o, "sde"))) rc = get_choice(e, v, "sde", "ve", "vp", &out->sde);
     if (!rc && (v = json_object_get(o, "latent_dim")) && !(rc = drl_proto_json_int(e, v, "latent_dim", 1, 4096, &i))) out->latent_dim = (int)i;
     if (!rc && (v = json_object_get(o, "time_cond"))) rc = drl_proto_json_bool(e, v, "time_cond", &out->time_cond);
     if (!rc && (v = json_object_get(o, "ckpt_every")) && !(rc = drl_proto_json_int(e, v, "ckpt_every", 0, 10000000, &i))) out->ckpt_every = (long)i;
