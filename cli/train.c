@@ -48,6 +48,9 @@ static const char *usage_text =
     "  --init-from MODEL    fine-tune from an existing model file\n"
     "optimisation:\n"
     "  --steps N  --batch B  --lr LR  --warmup N  --clip C  --ema DECAY  --seed S\n"
+    "  --lr-decay N         cooldown: the lr falls linearly to 0 over the last N of the --steps\n"
+    "                       (default 0: constant after warm-up). To cool a long run down, resume\n"
+    "                       it with its final --steps and --lr-decay.\n"
     "  --threads N          threads for OpenBLAS and OpenMP (default: all cores)\n"
     "checkpoints:\n"
     "  --ckpt-every N       steps between checkpoints (default 1000)\n"
@@ -163,6 +166,7 @@ int drl_cli_train(int argc, char **argv) {
         else if (!strcmp(a, "--batch")) { NEED(); cfg.batch_size = atoi(v); }
         else if (!strcmp(a, "--lr")) { NEED(); cfg.adam.lr = strtof(v, NULL); }
         else if (!strcmp(a, "--warmup")) { NEED(); cfg.adam.warmup = atoi(v); }
+        else if (!strcmp(a, "--lr-decay")) { NEED(); cfg.adam.decay_steps = strtol(v, NULL, 10); }
         else if (!strcmp(a, "--clip")) { NEED(); cfg.adam.clip = strtof(v, NULL); }
         else if (!strcmp(a, "--ema")) { NEED(); cfg.ema_decay = strtof(v, NULL); }
         else if (!strcmp(a, "--seed")) { NEED(); cfg.seed = strtoull(v, NULL, 10); }

@@ -28,14 +28,21 @@ drl_adam_cfg drl_adam_defaults(void) {
         .weight_decay = 0.0f,
         .warmup = 0,
         .clip = 0.0f,
+        .decay_steps = 0,
+        .decay_end = 0,
     };
     return c;
 }
 
 float drl_adam_lr_at(const drl_adam_cfg *cfg, long step) {
-    if (cfg->warmup <= 0 || step + 1 >= cfg->warmup) return cfg->lr;
     if (step < 0) step = 0;
-    return (float)((double)cfg->lr * (double)(step + 1) / (double)cfg->warmup);
+    double lr = cfg->lr;
+    if (cfg->warmup > 0 && step + 1 < cfg->warmup) lr = lr * (double)(step + 1) / (double)cfg->warmup;
+    if (cfg->decay_steps > 0 && step >= cfg->decay_end - cfg->decay_steps) {
+        const double left = (double)(cfg->decay_end - step) / (double)cfg->decay_steps;
+        lr *= left > 0.0 ? left : 0.0;
+    }
+    return (float)lr;
 }
 
 double drl_grad_norm(const float *g, size_t n) {

@@ -45,6 +45,8 @@ int drl_train_cfg_validate(drl_err *err, const drl_train_cfg *c) {
     if (c->steps < 1) return drl_errf(err, DRL_EINVAL, "train: steps must be >= 1");
     if (!(c->adam.lr > 0.0f && c->adam.lr < 1.0f)) return drl_errf(err, DRL_EINVAL, "train: lr must be in (0, 1)");
     if (c->adam.warmup < 0) return drl_errf(err, DRL_EINVAL, "train: warmup must be >= 0");
+    if (c->adam.decay_steps < 0 || c->adam.decay_steps > c->steps)
+        return drl_errf(err, DRL_EINVAL, "train: lr_decay_steps %ld out of range 0..steps (%ld)", c->adam.decay_steps, c->steps);
     if (!(c->adam.weight_decay >= 0.0f)) return drl_errf(err, DRL_EINVAL, "train: weight_decay must be >= 0");
     if (!(c->ema_decay >= 0.0f && c->ema_decay < 1.0f)) return drl_errf(err, DRL_EINVAL, "train: ema_decay must be in [0, 1)");
     if (c->ckpt_every < 0 || c->log_every < 1) return drl_errf(err, DRL_EINVAL, "train: ckpt_every >= 0 and log_every >= 1 required");
@@ -56,9 +58,10 @@ char *drl_train_cfg_to_json(const drl_train_cfg *c) {
     char *mj = drl_config_to_json(&c->model);
     json_t *m = mj ? json_loads(mj, 0, NULL) : NULL;
     free(mj);
-    json_t *o = json_pack("{s:i, s:I, s:f, s:i, s:f, s:f, s:f, s:b, s:I, s:I, s:I, s:s}",
+    json_t *o = json_pack("{s:i, s:I, s:f, s:i, s:I, s:f, s:f, s:f, s:b, s:I, s:I, s:I, s:s}",
                           "batch_size", c->batch_size, "steps", (json_int_t)c->steps,
                           "lr", (double)c->adam.lr, "warmup", c->adam.warmup,
+                          "lr_decay_steps", (json_int_t)c->adam.decay_steps,
                           "clip", (double)c->adam.clip, "weight_decay", (double)c->adam.weight_decay,
                           "ema_decay", (double)c->ema_decay, "flip", c->flip,
                           "seed", (json_int_t)c->seed, "ckpt_every", (json_int_t)c->ckpt_every,
@@ -98,6 +101,7 @@ int drl_train_cfg_from_json(drl_err *err, const char *json, drl_train_cfg *c) {
         else if (!strcmp(k, "steps")) { if (!(rc = num(err, v, k, 1, 1e12, &x))) c->steps = (long)x; }
         else if (!strcmp(k, "lr")) { if (!(rc = num(err, v, k, 1e-12, 1, &x))) c->adam.lr = (float)x; }
         else if (!strcmp(k, "warmup")) { if (!(rc = num(err, v, k, 0, 1e9, &x))) c->adam.warmup = (int)x; }
+        else if (!strcmp(k, "lr_decay_steps")) { if (!(rc = num(err, v, k, 0, 1e12, &x))) c->adam.decay_steps = (long)x; }
         else if (!strcmp(k, "clip")) { if (!(rc = num(err, v, k, 0, 1e9, &x))) c->adam.clip = (float)x; }
         else if (!strcmp(k, "weight_decay")) { if (!(rc = num(err, v, k, 0, 10, &x))) c->adam.weight_decay = (float)x; }
         else if (!strcmp(k, "ema_decay")) { if (!(rc = num(err, v, k, 0, 0.999999, &x))) c->ema_decay = (float)x; }
@@ -248,6 +252,13 @@ static void fill_batch(const drl_train_cfg *cfg, trainer *T, const drl_dataset *
     if (T->m->cfg.variational) drl_rng_normal_fill(rng, T->eps_z, (size_t)B * T->m->cfg.latent_dim);
 }
 
+/* The optimiser settings of a run: its cooldown ends with the run. */
+static drl_adam_cfg adam_of(const drl_train_cfg *cfg) {
+    drl_adam_cfg a = cfg->adam;
+    a.decay_end = cfg->steps;
+    return a;
+}
+
 /* One optimiser update over the trainable tensors; returns the gradient norm before clipping. */
 static double optimise(const drl_train_cfg *cfg, trainer *T) {
     drl_params *p = &T->m->params;
@@ -256,7 +267,7 @@ static double optimise(const drl_train_cfg *cfg, trainer *T) {
         float s = (float)(cfg->adam.clip / (norm + 1e-6));
         for (size_t i = 0; i < p->total; i++) p->grad[i] *= s;
     }
-    drl_adam_cfg ac = cfg->adam;
+    drl_adam_cfg ac = adam_of(cfg);
     ac.clip = 0.0f; /* clipped above, over all tensors at once */
     for (size_t i = 0; i < p->n; i++) {
         const drl_param_spec *s = &p->specs[i];
@@ -269,6 +280,11 @@ static double optimise(const drl_train_cfg *cfg, trainer *T) {
 }
 
 /* ------------------------------------------------------------------------ the loop */
+
+static float lr_at(const drl_train_cfg *cfg, long step) {
+    const drl_adam_cfg a = adam_of(cfg);
+    return drl_adam_lr_at(&a, step);
+}
 
 static int trainer_setup(drl_err *err, const drl_train_cfg *cfg, const drl_dataset *ds, trainer *T) {
     drl_config mc = cfg->model;
@@ -359,7 +375,7 @@ int drl_train_run(drl_err *err, const drl_train_cfg *cfg, const drl_dataset *ds,
             drl_train_progress pr = {
                 .step = T.step, .total = cfg->steps, .loss = acc / acc_n, .dsm = acc_dsm / acc_n,
                 .reg = acc_reg / acc_n, .grad_norm = acc_norm / acc_n,
-                .lr = drl_adam_lr_at(&cfg->adam, T.step - 1),
+                .lr = lr_at(cfg, T.step - 1),
                 .img_per_s = acc_n * B / (t1 - t0 > 1e-9 ? t1 - t0 : 1e-9)};
             double overall = (T.step - start_step) * B / (t1 - t_start > 1e-9 ? t1 - t_start : 1e-9);
             pr.eta_s = (cfg->steps - T.step) * (double)B / (overall > 0 ? overall : 1);

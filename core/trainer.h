@@ -26,7 +26,8 @@ typedef struct {
     drl_config model;      /* architecture and method */
     int batch_size;        /* 64 */
     long steps;            /* total optimiser steps */
-    drl_adam_cfg adam;     /* lr 2e-4, warm-up, clipping */
+    drl_adam_cfg adam;     /* lr 2e-4, warm-up, clipping, cooldown (adam.decay_steps; the
+                            * trainer ends it at `steps`, whatever adam.decay_end says) */
     float ema_decay;       /* max EMA decay, 0.999; warm-up schedule in optim.h */
     int flip;              /* random horizontal flip */
     uint64_t seed;

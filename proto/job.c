@@ -56,7 +56,8 @@ int drl_proto_job_parse(drl_proto_error *e, const char *media, const uint8_t *bo
     static const char *const types[] = {"application/json"};
     static const char *const keys[] = {"dataset", "base_model", "name", "steps", "batch_size", "lr", "warmup",
                                        "clip", "flip", "seed", "t_range", "sde", "latent_dim", "time_cond",
-                                       "ckpt_every", "log_every", "code_t_range", "weighting", "snr_gamma", NULL};
+                                       "ckpt_every", "log_every", "code_t_range", "weighting", "snr_gamma",
+                                       "lr_decay_steps", NULL};
     memset(out, 0, sizeof *out);
     out->steps = 1000, out->batch_size = 64, out->warmup = -1, out->clip = 1.0f, out->sde = -1;
     out->weighting = -1;
@@ -89,6 +90,9 @@ int drl_proto_job_parse(drl_proto_error *e, const char *media, const uint8_t *bo
     if (!rc && (v = json_object_get(o, "batch_size")) && !(rc = drl_proto_json_int(e, v, "batch_size", 1, 1024, &i))) out->batch_size = (int)i;
     if (!rc && (v = json_object_get(o, "lr"))) rc = drl_proto_json_float(e, v, "lr", 0.0f, 1.0f, 1, &out->lr);
     if (!rc && (v = json_object_get(o, "warmup")) && !(rc = drl_proto_json_int(e, v, "warmup", 0, 10000000, &i))) out->warmup = (int)i;
+    if (!rc && (v = json_object_get(o, "lr_decay_steps")) && !(rc = drl_proto_json_int(e, v, "lr_decay_steps", 0, 10000000, &i))) out->lr_decay_steps = (long)i;
+    if (!rc && out->lr_decay_steps > out->steps)
+        rc = drl_proto_errorf(e, 422, "invalid_input", "lr_decay_steps: %ld is more than steps (%ld)", out->lr_decay_steps, out->steps);
     if (!rc && (v = json_object_get(o, "clip"))) rc = drl_proto_json_float(e, v, "clip", 0.0f, 1e6f, 0, &out->clip);
     if (!rc && (v = json_object_get(o, "flip"))) rc = drl_proto_json_bool(e, v, "flip", &out->flip);
     if (!rc && (v = json_object_get(o, "seed")) && !(rc = drl_proto_json_int(e, v, "seed", 0, 9007199254740992LL, &i))) out->seed = (uint64_t)i;
@@ -126,6 +130,7 @@ char *drl_proto_job_spec_json(const drl_proto_job_spec *s) {
     json_object_set_new(o, "batch_size", json_integer(s->batch_size));
     json_object_set_new(o, "lr", json_real(s->lr));
     json_object_set_new(o, "warmup", json_integer(s->warmup));
+    json_object_set_new(o, "lr_decay_steps", json_integer(s->lr_decay_steps));
     json_object_set_new(o, "clip", json_real(s->clip));
     json_object_set_new(o, "flip", json_boolean(s->flip));
     json_object_set_new(o, "seed", json_integer((json_int_t)s->seed));

@@ -21,6 +21,7 @@ typedef struct {
     int batch_size;       /* 64 */
     float lr;             /* 0: default (1e-4 fine-tuning, 3e-4 from scratch) */
     int warmup;           /* -1: default (min(100, steps/10)) */
+    long lr_decay_steps;  /* 0: constant lr after warm-up; else linear to 0 over the last N steps */
     float clip;           /* 1 */
     int flip;             /* 0 */
     uint64_t seed;        /* 0 */

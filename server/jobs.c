@@ -524,6 +524,7 @@ static void run_job(drl_jobs *j, const char *id) {
     tc.batch_size = (int)json_integer_value(json_object_get(spec, "batch_size"));
     tc.adam.lr = (float)json_number_value(json_object_get(spec, "lr"));
     tc.adam.warmup = (int)json_integer_value(json_object_get(spec, "warmup"));
+    tc.adam.decay_steps = (long)json_integer_value(json_object_get(spec, "lr_decay_steps"));
     tc.adam.clip = (float)json_number_value(json_object_get(spec, "clip"));
     tc.flip = json_is_true(json_object_get(spec, "flip"));
     tc.seed = (uint64_t)json_integer_value(json_object_get(spec, "seed"));

@@ -41,6 +41,8 @@ expect_rc 2 "train with bad --sde" "$BIN" train --out "$TMP/m" --sde xx
 expect_rc 2 "train with bad t-range" "$BIN" train --out "$TMP/m" --t-range 0.5,0.1
 expect_err "t range" "bad t-range names the field"
 expect_rc 2 "train with bad --weighting" "$BIN" train --out "$TMP/m" --weighting snr
+expect_rc 2 "train with a cooldown longer than the run" "$BIN" train --out "$TMP/m" --steps 20 --lr-decay 30
+expect_err "lr_decay_steps" "the cooldown refusal names the field"
 expect_rc 2 "train with a non-positive --snr-gamma" "$BIN" train --out "$TMP/m" --weighting min_snr --snr-gamma 0
 expect_err "snr_gamma" "bad snr-gamma names the field"
 expect_rc 2 "min-SNR weighting on the autoencoder" "$BIN" train --out "$TMP/m" --autoencoder --weighting min_snr
@@ -66,6 +68,15 @@ else
   expect_rc 0 "resume to 20" "$BIN" train --out "$R" --steps 20 --resume "${small[@]}"
   if diff <(cut -d, -f1-5 "$M.csv") <(cut -d, -f1-5 "$R.csv") >/dev/null; then ok "resumed curve equals the uninterrupted one"; else bad "resume curve differs: $(diff <(cut -d, -f1-5 "$M.csv") <(cut -d, -f1-5 "$R.csv") | head -5)"; fi
   cmp -s "$M" "$R" && ok "resumed model is bit-identical" || bad "resumed model differs"
+  # Cooldown: lr falls linearly to 0 over the last 10 of 20 steps; resuming a constant-lr run at
+  # step 10 with the cooldown gives the same curve (how a long run is cooled down late).
+  D="$TMP/cool.safetensors" D2="$TMP/cool2.safetensors"
+  expect_rc 0 "train with a cooldown" "$BIN" train --out "$D" --steps 20 --lr-decay 10 "${small[@]}"
+  lrs=$(awk -F, '$1==10||$1==15||$1==20 {printf "%s ", $6}' "$D.csv")
+  [ "$lrs" = "0.002 0.0012 0.0002 " ] && ok "cooldown lr at steps 10/15/20: $lrs" || bad "cooldown lr: '$lrs'"
+  expect_rc 0 "10 constant-lr steps of a 20-step run" "$BIN" train --out "$D2" --steps 10 "${small[@]}"
+  expect_rc 0 "resume to 20 with the cooldown" "$BIN" train --out "$D2" --steps 20 --lr-decay 10 --resume "${small[@]}"
+  if diff <(cut -d, -f1-6 "$D.csv") <(cut -d, -f1-6 "$D2.csv") >/dev/null; then ok "late cooldown by resume equals the one-run curve"; else bad "cooldown-by-resume curve differs: $(diff <(cut -d, -f1-6 "$D.csv") <(cut -d, -f1-6 "$D2.csv") | head -4)"; fi
   expect_rc 0 "inspect the checkpoint" "$BIN" inspect "$M"
   grep -q "encoder.conv_in.weight" "$TMP/out" && ok "inspect lists tensors" || bad "inspect lists tensors"
   expect_rc 0 "inspect --json" "$BIN" inspect --json "$M"

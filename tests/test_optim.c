@@ -25,6 +25,24 @@ START_TEST(test_defaults_and_warmup) {
     c.warmup = 5000;
     ck_assert_float_eq_tol(drl_adam_lr_at(&c, 999), 1e-3 * 1000.0 / 5000.0, 1e-10);
     ck_assert(drl_adam_lr_at(&c, 100000) == c.lr);
+    ck_assert(c.decay_steps == 0);
+}
+END_TEST
+
+/* Cooldown: constant, then linear to 0 over the last decay_steps steps before decay_end; with a
+ * warm-up that overlaps it the two factors multiply. */
+START_TEST(test_cooldown) {
+    drl_adam_cfg c = drl_adam_defaults();
+    c.lr = 1e-3f;
+    c.decay_steps = 4, c.decay_end = 10;
+    const double want[12] = {1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 0.75e-3, 0.5e-3, 0.25e-3, 0, 0};
+    for (long s = 0; s < 12; s++) ck_assert_float_eq_tol(drl_adam_lr_at(&c, s), want[s], 1e-10);
+    c.warmup = 4, c.decay_steps = 3, c.decay_end = 4; /* both over steps 1..3 */
+    const double both[4] = {0.25e-3, 0.5e-3, 0.75e-3 * 2.0 / 3.0, 1e-3 / 3.0};
+    for (long s = 0; s < 4; s++) ck_assert_float_eq_tol(drl_adam_lr_at(&c, s), both[s], 1e-10);
+    c.warmup = 0, c.decay_steps = 1000, c.decay_end = 200000; /* far from the cooldown */
+    ck_assert(drl_adam_lr_at(&c, 150000) == c.lr);
+    ck_assert_float_eq_tol(drl_adam_lr_at(&c, 199500), 0.5e-3, 1e-10);
 }
 END_TEST
 
@@ -268,6 +286,7 @@ int main(void) {
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("optim");
     tcase_add_test(tc, test_defaults_and_warmup);
+    tcase_add_test(tc, test_cooldown);
     tcase_add_test(tc, test_grad_norm);
     tcase_add_test(tc, test_adam_matches_formula);
     tcase_add_test(tc, test_adam_first_step);

@@ -76,9 +76,10 @@ job '{"dataset":"'"$DS"'","bogus":1}'; expect_error 422 invalid_input "unknown j
 job '{"dataset":"'"$DS"'","weighting":"snr"}'; expect_error 422 invalid_input "unknown weighting"; grep -q weighting "$BODY" && ok "message names weighting" || bad "weighting not named"
 job '{"dataset":"'"$DS"'","code_t_range":[0.5]}'; expect_error 422 invalid_input "code_t_range of one number"
 job '{"dataset":"'"$DS"'","snr_gamma":0}'; expect_error 422 invalid_input "snr_gamma 0"
+job '{"dataset":"'"$DS"'","steps":10,"lr_decay_steps":11}'; expect_error 422 invalid_input "cooldown longer than the job"; grep -q lr_decay_steps "$BODY" && ok "message names lr_decay_steps" || bad "lr_decay_steps not named"
 
 # ---- a short job to completion, promote ------------------------------------------------------
-job '{"dataset":"'"$DS"'","steps":40,"batch_size":8,"log_every":2,"ckpt_every":10,"lr":0.002,"seed":3,"weighting":"min_snr","snr_gamma":4,"code_t_range":[0,0.95]}'
+job '{"dataset":"'"$DS"'","steps":40,"batch_size":8,"log_every":2,"ckpt_every":10,"lr":0.002,"seed":3,"weighting":"min_snr","snr_gamma":4,"code_t_range":[0,0.95],"lr_decay_steps":20}'
 expect_status 202 "job accepted"; J1=$(jq_ "d['id']"); expect_json "d['state']=='queued'" "job queued"
 expect_json "d['model_config']['weighting']=='min_snr' and d['model_config']['snr_gamma']==4 and d['model_config']['code_t_max']>0.94 and d['spec']['weighting']=='min_snr'" "method keys reach the job's model config"
 steps_seen=""
@@ -90,6 +91,7 @@ for i in $(seq 1 $((600 * SLOW))); do
   sleep 0.1
 done
 expect_json "d['state']=='succeeded' and d['step']==40 and d['progress']==1" "job succeeded at step 40"
+expect_json "d['spec']['lr_decay_steps']==20 and abs(d['lr']-0.002/20)<1e-9" "cooldown: the last step's lr is lr/20"
 expect_json "len(d['curve'])>=5 and d['images_per_s']>0 and d['checkpoint'].endswith('model.safetensors') and 'eta_s' in d" "curve, rate, checkpoint reported"
 $PY -c "import sys; s=[int(x) for x in sys.argv[1:]]; sys.exit(0 if s==sorted(s) and len(set(s))>=3 else 1)" $steps_seen \
   && ok "progress rose ($(echo $steps_seen | tr ' ' '\n' | sort -nu | tr '\n' ' '))" || bad "progress: $steps_seen"
