@@ -38,7 +38,7 @@ float drl_adam_lr_at(const drl_adam_cfg *cfg, long step) {
     if (step < 0) step = 0;
     double lr = cfg->lr;
     if (cfg->warmup > 0 && step + 1 < cfg->warmup) lr = lr * (double)(step + 1) / (double)cfg->warmup;
-    if (cfg->decay_steps > 0 && step >= cfg->decay_end - cfg->decay_steps) {
+    if (cfg->decay_steps > 0 && cfg->decay_end > 0 && step >= cfg->decay_end - cfg->decay_steps) {
         const double left = (double)(cfg->decay_end - step) / (double)cfg->decay_steps;
         lr *= left > 0.0 ? left : 0.0;
     }

@@ -15,8 +15,8 @@ typedef struct {
     float weight_decay; /* decoupled (AdamW) when > 0 */
     int warmup;         /* linear warm-up steps (0 = none) */
     float clip;         /* max global gradient L2 norm (<= 0: no clipping) */
-    long decay_steps;   /* cooldown: lr falls linearly to 0 over the last decay_steps steps */
-    long decay_end;     /*   before step decay_end (the run's length); 0 steps = constant lr */
+    long decay_steps;   /* cooldown: lr falls linearly towards 0 over the last decay_steps steps */
+    long decay_end;     /*   before step decay_end (the run's length); either 0: constant lr */
 } drl_adam_cfg;
 
 /* Defaults: lr 2e-4, betas (0.9, 0.999), eps 1e-8, no weight decay, warm-up 0, no clipping, no
@@ -25,6 +25,7 @@ drl_adam_cfg drl_adam_defaults(void);
 
 /* Learning rate at optimiser step `step` (0-based): lr * min(1, (step+1)/warmup), times
  * (decay_end - step) / decay_steps in the cooldown, the last decay_steps steps before decay_end
+ * (lr on its first step, lr / decay_steps on the last, 0 from decay_end on)
  * (warm-up, constant, then linear decay: a run can be cooled down late by resuming it with a
  * final length and a cooldown). */
 float drl_adam_lr_at(const drl_adam_cfg *cfg, long step);

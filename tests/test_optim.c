@@ -37,12 +37,14 @@ START_TEST(test_cooldown) {
     c.decay_steps = 4, c.decay_end = 10;
     const double want[12] = {1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 0.75e-3, 0.5e-3, 0.25e-3, 0, 0};
     for (long s = 0; s < 12; s++) ck_assert_float_eq_tol(drl_adam_lr_at(&c, s), want[s], 1e-10);
-    c.warmup = 4, c.decay_steps = 3, c.decay_end = 4; /* both over steps 1..3 */
+    c.warmup = 4, c.decay_steps = 3, c.decay_end = 4; /* warm-up on steps 0..2, cooldown on 1..3 */
     const double both[4] = {0.25e-3, 0.5e-3, 0.75e-3 * 2.0 / 3.0, 1e-3 / 3.0};
     for (long s = 0; s < 4; s++) ck_assert_float_eq_tol(drl_adam_lr_at(&c, s), both[s], 1e-10);
     c.warmup = 0, c.decay_steps = 1000, c.decay_end = 200000; /* far from the cooldown */
     ck_assert(drl_adam_lr_at(&c, 150000) == c.lr);
     ck_assert_float_eq_tol(drl_adam_lr_at(&c, 199500), 0.5e-3, 1e-10);
+    c.decay_end = 0; /* no end set: no cooldown (never a silent lr of 0) */
+    ck_assert(drl_adam_lr_at(&c, 199500) == c.lr);
 }
 END_TEST
 

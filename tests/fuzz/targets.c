@@ -492,7 +492,7 @@ static int job_equal(const drl_proto_job_spec *a, const drl_proto_job_spec *b) {
     return !strcmp(a->dataset, b->dataset) && a->base == b->base &&
            !strcmp(a->base_job, b->base_job) && !strcmp(a->name, b->name) &&
            a->steps == b->steps && a->batch_size == b->batch_size && a->lr == b->lr &&
-           a->warmup == b->warmup && a->clip == b->clip && a->flip == b->flip &&
+           a->warmup == b->warmup && a->lr_decay_steps == b->lr_decay_steps && a->clip == b->clip && a->flip == b->flip &&
            a->seed == b->seed && a->has_t_range == b->has_t_range &&
            (!a->has_t_range || (a->t_min == b->t_min && a->t_max == b->t_max)) &&
            a->sde == b->sde && a->latent_dim == b->latent_dim && a->time_cond == b->time_cond &&
