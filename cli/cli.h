@@ -19,5 +19,11 @@ int drl_cli_eval(int argc, char **argv);
 int drl_cli_fail(const char *cmd, const drl_err *err);
 /* True if argv holds -h or --help. */
 int drl_cli_wants_help(int argc, char **argv);
+/* Option values as whole numbers: the entire string must parse ("1e4" is not an integer, "3e-4x"
+ * is not a number). On a bad value prints "drl CMD: FLAG: 'V' is not an integer in [LO, HI]" /
+ * "... is not a finite number" and returns -1 (the caller exits with DRL_EXIT_USAGE). */
+int drl_cli_int(const char *cmd, const char *flag, const char *v, long long lo, long long hi,
+                long long *out);
+int drl_cli_float(const char *cmd, const char *flag, const char *v, float *out);
 
 #endif

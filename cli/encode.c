@@ -1,5 +1,6 @@
 /* encode.c — `drl encode`: embeddings of PNG files or an IDX file, to .npy or JSON lines. */
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,18 +79,24 @@ int drl_cli_encode(int argc, char **argv) {
             free(inputs);
             return DRL_EXIT_USAGE;
         }
+        long long n = 0;
+        int bad = 0;
         if (!strcmp(a, "--model")) model_path = argv[++i];
         else if (!strcmp(a, "--out")) out_path = argv[++i];
-        else if (!strcmp(a, "--t")) t = strtof(argv[++i], NULL);
-        else if (!strcmp(a, "--times")) K = atoi(argv[++i]);
-        else if (!strcmp(a, "--batch")) B = atoi(argv[++i]);
-        else if (!strcmp(a, "--threads")) threads = atoi(argv[++i]);
-        else if (!strcmp(a, "--max-n")) max_n = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--t")) bad = drl_cli_float("encode", a, argv[++i], &t);
+        else if (!strcmp(a, "--times")) bad = drl_cli_int("encode", a, argv[++i], 0, INT_MAX, &n), K = (int)n;
+        else if (!strcmp(a, "--batch")) bad = drl_cli_int("encode", a, argv[++i], 0, INT_MAX, &n), B = (int)n;
+        else if (!strcmp(a, "--threads")) bad = drl_cli_int("encode", a, argv[++i], 0, INT_MAX, &n), threads = (int)n;
+        else if (!strcmp(a, "--max-n")) bad = drl_cli_int("encode", a, argv[++i], 0, LLONG_MAX, &n), max_n = (size_t)n;
         else if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, "drl encode: unknown option '%s'\n", a);
             free(inputs);
             return DRL_EXIT_USAGE;
         } else inputs[nin++] = argv[i];
+        if (bad) {
+            free(inputs);
+            return DRL_EXIT_USAGE;
+        }
     }
     if (!model_path || nin == 0) {
         fprintf(stderr, "drl encode: --model and at least one INPUT are required (see --help)\n");

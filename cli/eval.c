@@ -5,6 +5,7 @@
  * (core/sampling_eval.h): reconstruction error and class consistency of samples conditioned on
  * E(x0), against shuffled and zero codes. */
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,15 +134,17 @@ static int eval_sampling(int argc, char **argv) {
             return DRL_EXIT_USAGE;
         }
         const char *v = argv[++i];
+        long long n = 0;
+        int bad = 0;
         if (!strcmp(a, "--model")) model_path = v;
-        else if (!strcmp(a, "--max-train")) max_train = strtoul(v, NULL, 10);
-        else if (!strcmp(a, "--max-test")) max_test = strtoul(v, NULL, 10);
-        else if (!strcmp(a, "--threads")) threads = atoi(v);
-        else if (!strcmp(a, "--steps")) steps = atoi(v);
-        else if (!strcmp(a, "--seed")) cfg.sampler.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--t-partial")) cfg.t_partial = strtof(v, NULL);
-        else if (!strcmp(a, "--snr")) cfg.sampler.snr = strtof(v, NULL);
-        else if (!strcmp(a, "--batch")) cfg.batch = atoi(v);
+        else if (!strcmp(a, "--max-train")) bad = drl_cli_int("eval", a, v, 0, LLONG_MAX, &n), max_train = (size_t)n;
+        else if (!strcmp(a, "--max-test")) bad = drl_cli_int("eval", a, v, 0, LLONG_MAX, &n), max_test = (size_t)n;
+        else if (!strcmp(a, "--threads")) bad = drl_cli_int("eval", a, v, 0, INT_MAX, &n), threads = (int)n;
+        else if (!strcmp(a, "--steps")) bad = drl_cli_int("eval", a, v, 0, INT_MAX, &n), steps = (int)n;
+        else if (!strcmp(a, "--seed")) bad = drl_cli_int("eval", a, v, 0, LLONG_MAX, &n), cfg.sampler.seed = (uint64_t)n;
+        else if (!strcmp(a, "--t-partial")) bad = drl_cli_float("eval", a, v, &cfg.t_partial);
+        else if (!strcmp(a, "--snr")) bad = drl_cli_float("eval", a, v, &cfg.sampler.snr);
+        else if (!strcmp(a, "--batch")) bad = drl_cli_int("eval", a, v, 0, INT_MAX, &n), cfg.batch = (int)n;
         else if (!strcmp(a, "--sampler")) {
             int k = drl_sampler_parse(v);
             if (k < 0) {
@@ -153,6 +156,7 @@ static int eval_sampling(int argc, char **argv) {
             fprintf(stderr, "drl eval: unknown option '%s' with --sampling (see --help)\n", a);
             return DRL_EXIT_USAGE;
         }
+        if (bad) return DRL_EXIT_USAGE;
     }
     if (!model_path) {
         fprintf(stderr, "drl eval: --model is required (see --help)\n");
@@ -244,18 +248,21 @@ int drl_cli_eval(int argc, char **argv) {
             fprintf(stderr, "drl eval: %s needs a value\n", a);
             return DRL_EXIT_USAGE;
         }
+        long long n = 0;
+        int bad = 0;
         if (!strcmp(a, "--model")) model_path = argv[++i];
-        else if (!strcmp(a, "--max-train")) max_train = strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--max-test")) max_test = strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--runs")) runs = atoi(argv[++i]);
-        else if (!strcmp(a, "--times")) K = atoi(argv[++i]);
-        else if (!strcmp(a, "--threads")) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--max-train")) bad = drl_cli_int("eval", a, argv[++i], 0, LLONG_MAX, &n), max_train = (size_t)n;
+        else if (!strcmp(a, "--max-test")) bad = drl_cli_int("eval", a, argv[++i], 0, LLONG_MAX, &n), max_test = (size_t)n;
+        else if (!strcmp(a, "--runs")) bad = drl_cli_int("eval", a, argv[++i], 0, INT_MAX, &n), runs = (int)n;
+        else if (!strcmp(a, "--times")) bad = drl_cli_int("eval", a, argv[++i], 0, INT_MAX, &n), K = (int)n;
+        else if (!strcmp(a, "--threads")) bad = drl_cli_int("eval", a, argv[++i], 0, INT_MAX, &n), threads = (int)n;
         else if (!strcmp(a, "--no-pixels")) pixels = 0;
         else if (!strcmp(a, "--json")) as_json = 1;
         else {
             fprintf(stderr, "drl eval: unknown option '%s'\n", a);
             return DRL_EXIT_USAGE;
         }
+        if (bad) return DRL_EXIT_USAGE;
     }
     if (!model_path) {
         fprintf(stderr, "drl eval: --model is required (see --help)\n");

@@ -1,5 +1,8 @@
 /* main.c — the `drl` binary: dispatch to subcommands. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -42,6 +45,32 @@ int drl_cli_wants_help(int argc, char **argv) {
         if (!strcmp(argv[i], "--")) break;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
     }
+    return 0;
+}
+
+int drl_cli_int(const char *cmd, const char *flag, const char *v, long long lo, long long hi,
+                long long *out) {
+    char *end = NULL;
+    errno = 0;
+    const long long n = v ? strtoll(v, &end, 10) : 0;
+    if (!v || errno || end == v || *end || n < lo || n > hi) {
+        fprintf(stderr, "drl %s: %s: '%s' is not an integer in [%lld, %lld]\n", cmd, flag, v ? v : "",
+                lo, hi);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int drl_cli_float(const char *cmd, const char *flag, const char *v, float *out) {
+    char *end = NULL;
+    errno = 0;
+    const float x = v ? strtof(v, &end) : 0.0f;
+    if (!v || errno || end == v || *end || !isfinite(x)) {
+        fprintf(stderr, "drl %s: %s: '%s' is not a finite number\n", cmd, flag, v ? v : "");
+        return -1;
+    }
+    *out = x;
     return 0;
 }
 

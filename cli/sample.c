@@ -2,6 +2,7 @@
  * conditioned on the code of an image, an explicit code, an interpolation between two images'
  * codes, or (for 2-D codes) a K×K grid of codes with the same noise in every cell, the paper's
  * picture of a latent space; written as one PNG grid (and optionally one PNG per sample). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,8 @@ int drl_cli_sample(int argc, char **argv) {
             fprintf(stderr, "drl sample: %s needs a value\n", a);
             return DRL_EXIT_USAGE;
         }
+        long long n = 0;
+        int bad = 0;
         if (!strcmp(a, "--model")) model_path = argv[++i];
         else if (!strcmp(a, "--image")) image = argv[++i];
         else if (!strcmp(a, "--code")) code = argv[++i];
@@ -90,10 +93,12 @@ int drl_cli_sample(int argc, char **argv) {
             }
             ia = argv[++i];
             ib = argv[++i];
-        } else if (!strcmp(a, "--n")) N = atoi(argv[++i]), n_given = 1;
-        else if (!strcmp(a, "--latent-grid")) /* K is optional */
-            grid = i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9' ? atoi(argv[++i]) : 8;
-        else if (!strcmp(a, "--range")) range = strtof(argv[++i], NULL);
+        } else if (!strcmp(a, "--n")) bad = drl_cli_int("sample", a, argv[++i], 0, INT_MAX, &n), N = (int)n, n_given = 1;
+        else if (!strcmp(a, "--latent-grid")) { /* K is optional */
+            grid = 8;
+            if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9')
+                bad = drl_cli_int("sample", a, argv[++i], 0, INT_MAX, &n), grid = (int)n;
+        } else if (!strcmp(a, "--range")) bad = drl_cli_float("sample", a, argv[++i], &range);
         else if (!strcmp(a, "--sampler")) {
             int k = drl_sampler_parse(argv[++i]);
             if (k < 0) {
@@ -101,18 +106,19 @@ int drl_cli_sample(int argc, char **argv) {
                 return DRL_EXIT_USAGE;
             }
             sc.kind = (drl_sampler_kind)k;
-        } else if (!strcmp(a, "--steps")) steps = atoi(argv[++i]);
-        else if (!strcmp(a, "--seed")) sc.seed = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--t-init")) sc.t_init = strtof(argv[++i], NULL);
-        else if (!strcmp(a, "--snr")) sc.snr = strtof(argv[++i], NULL);
+        } else if (!strcmp(a, "--steps")) bad = drl_cli_int("sample", a, argv[++i], 0, INT_MAX, &n), steps = (int)n;
+        else if (!strcmp(a, "--seed")) bad = drl_cli_int("sample", a, argv[++i], 0, LLONG_MAX, &n), sc.seed = (uint64_t)n;
+        else if (!strcmp(a, "--t-init")) bad = drl_cli_float("sample", a, argv[++i], &sc.t_init);
+        else if (!strcmp(a, "--snr")) bad = drl_cli_float("sample", a, argv[++i], &sc.snr);
         else if (!strcmp(a, "--no-denoise")) sc.denoise = 0;
-        else if (!strcmp(a, "--threads")) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--threads")) bad = drl_cli_int("sample", a, argv[++i], 0, INT_MAX, &n), threads = (int)n;
         else if (!strcmp(a, "--each")) each = argv[++i];
         else if (!strcmp(a, "--out")) out = argv[++i];
         else {
             fprintf(stderr, "drl sample: unknown option '%s' (see --help)\n", a);
             return DRL_EXIT_USAGE;
         }
+        if (bad) return DRL_EXIT_USAGE;
     }
     if (!model_path || !out || (!!image + !!code + !!ia + (grid != 0)) != 1) {
         fprintf(stderr, "drl sample: --model, --out and exactly one of --image, --code, --interpolate, --latent-grid are required\n");

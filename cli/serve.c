@@ -77,17 +77,6 @@ typedef struct {
     long long lo, hi;
 } opt;
 
-static int parse_num(const char *what, const char *v, long long lo, long long hi, long long *out) {
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || end == v || *end || n < lo || n > hi) {
-        fprintf(stderr, "drl serve: %s: '%s' is not an integer in [%lld, %lld]\n", what, v, lo, hi);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
 
 static int set_opt(const opt *o, const char *what, const char *v) {
     long long n;
@@ -103,11 +92,11 @@ static int set_opt(const opt *o, const char *what, const char *v) {
         }
         return 0;
     case OPT_INT:
-        if (parse_num(what, v, o->lo, o->hi, &n)) return -1;
+        if (drl_cli_int("serve", what, v, o->lo, o->hi, &n)) return -1;
         *(int *)o->dst = (int)n;
         return 0;
     case OPT_SIZE:
-        if (parse_num(what, v, o->lo, o->hi, &n)) return -1;
+        if (drl_cli_int("serve", what, v, o->lo, o->hi, &n)) return -1;
         *(size_t *)o->dst = (size_t)n;
         return 0;
     }

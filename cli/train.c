@@ -1,5 +1,6 @@
 /* train.c — `drl train`: flags / JSON config → drl_train_run, with a progress line and SIGINT
  * handling (the trainer checkpoints and exits cleanly; `--resume` continues exactly). */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,18 @@ int drl_cli_train(int argc, char **argv) {
         }                                                                       \
         i++;                                                                    \
     } while (0)
+#define INTV(dst, hi)                                                           \
+    do {                                                                        \
+        long long n_;                                                           \
+        NEED();                                                                 \
+        if (drl_cli_int("train", a, v, 0, (hi), &n_)) return DRL_EXIT_USAGE;   \
+        (dst) = n_;                                                             \
+    } while (0)
+#define FLTV(dst)                                                               \
+    do {                                                                        \
+        NEED();                                                                 \
+        if (drl_cli_float("train", a, v, &(dst))) return DRL_EXIT_USAGE;        \
+    } while (0)
         if (!strcmp(a, "--config")) {
             NEED();
             uint8_t *buf;
@@ -115,9 +128,9 @@ int drl_cli_train(int argc, char **argv) {
             if (rc) return drl_cli_fail("train", &err);
         } else if (!strcmp(a, "--out")) { NEED(); snprintf(cfg.out, sizeof cfg.out, "%s", v); }
         else if (!strcmp(a, "--data")) { NEED(); data = v; }
-        else if (!strcmp(a, "--max-n")) { NEED(); max_n = strtoul(v, NULL, 10); }
+        else if (!strcmp(a, "--max-n")) INTV(max_n, LLONG_MAX);
         else if (!strcmp(a, "--flip")) cfg.flip = 1;
-        else if (!strcmp(a, "--latent-dim")) { NEED(); cfg.model.latent_dim = atoi(v); }
+        else if (!strcmp(a, "--latent-dim")) INTV(cfg.model.latent_dim, INT_MAX);
         else if (!strcmp(a, "--sde")) {
             NEED();
             if (!strcmp(v, "ve")) cfg.model.sde = DRL_SDE_VE;
@@ -145,10 +158,8 @@ int drl_cli_train(int argc, char **argv) {
             if (!strcmp(v, "sigma2")) cfg.model.weighting = DRL_WEIGHT_SIGMA2;
             else if (!strcmp(v, "min_snr")) cfg.model.weighting = DRL_WEIGHT_MIN_SNR;
             else { fprintf(stderr, "drl train: --weighting must be sigma2 or min_snr\n"); return DRL_EXIT_USAGE; }
-        } else if (!strcmp(a, "--snr-gamma")) {
-            NEED();
-            cfg.model.snr_gamma = strtof(v, NULL);
-        } else if (!strcmp(a, "--time-cond")) cfg.model.time_cond = 1;
+        } else if (!strcmp(a, "--snr-gamma")) FLTV(cfg.model.snr_gamma);
+        else if (!strcmp(a, "--time-cond")) cfg.model.time_cond = 1;
         else if (!strcmp(a, "--autoencoder")) cfg.model.mode = DRL_MODE_AE;
         else if (!strcmp(a, "--variational")) { cfg.model.variational = 1; cfg.model.reg = DRL_REG_KL; }
         else if (!strcmp(a, "--reg")) {
@@ -157,28 +168,30 @@ int drl_cli_train(int argc, char **argv) {
             else if (!strcmp(v, "l1")) cfg.model.reg = DRL_REG_L1;
             else if (!strcmp(v, "kl")) cfg.model.reg = DRL_REG_KL;
             else { fprintf(stderr, "drl train: --reg must be none, l1 or kl\n"); return DRL_EXIT_USAGE; }
-        } else if (!strcmp(a, "--lambda-z")) { NEED(); cfg.model.lambda_z = strtof(v, NULL); }
+        } else if (!strcmp(a, "--lambda-z")) FLTV(cfg.model.lambda_z);
         else if (!strcmp(a, "--channels")) {
             NEED();
             if (parse_triple(v, cfg.model.enc_ch)) { fprintf(stderr, "drl train: --channels wants A,B,C\n"); return DRL_EXIT_USAGE; }
             memcpy(cfg.model.unet_ch, cfg.model.enc_ch, sizeof cfg.model.unet_ch);
         } else if (!strcmp(a, "--init-from")) { NEED(); snprintf(cfg.init_from, sizeof cfg.init_from, "%s", v); }
-        else if (!strcmp(a, "--steps")) { NEED(); cfg.steps = strtol(v, NULL, 10); }
-        else if (!strcmp(a, "--batch")) { NEED(); cfg.batch_size = atoi(v); }
-        else if (!strcmp(a, "--lr")) { NEED(); cfg.adam.lr = strtof(v, NULL); }
-        else if (!strcmp(a, "--warmup")) { NEED(); cfg.adam.warmup = atoi(v); }
-        else if (!strcmp(a, "--lr-decay")) { NEED(); cfg.adam.decay_steps = strtol(v, NULL, 10); }
-        else if (!strcmp(a, "--clip")) { NEED(); cfg.adam.clip = strtof(v, NULL); }
-        else if (!strcmp(a, "--ema")) { NEED(); cfg.ema_decay = strtof(v, NULL); }
-        else if (!strcmp(a, "--seed")) { NEED(); cfg.seed = strtoull(v, NULL, 10); }
-        else if (!strcmp(a, "--threads")) { NEED(); threads = atoi(v); }
-        else if (!strcmp(a, "--ckpt-every")) { NEED(); cfg.ckpt_every = strtol(v, NULL, 10); }
-        else if (!strcmp(a, "--log-every")) { NEED(); cfg.log_every = strtol(v, NULL, 10); }
+        else if (!strcmp(a, "--steps")) INTV(cfg.steps, LONG_MAX);
+        else if (!strcmp(a, "--batch")) INTV(cfg.batch_size, INT_MAX);
+        else if (!strcmp(a, "--lr")) FLTV(cfg.adam.lr);
+        else if (!strcmp(a, "--warmup")) INTV(cfg.adam.warmup, INT_MAX);
+        else if (!strcmp(a, "--lr-decay")) INTV(cfg.adam.decay_steps, LONG_MAX);
+        else if (!strcmp(a, "--clip")) FLTV(cfg.adam.clip);
+        else if (!strcmp(a, "--ema")) FLTV(cfg.ema_decay);
+        else if (!strcmp(a, "--seed")) INTV(cfg.seed, LLONG_MAX);
+        else if (!strcmp(a, "--threads")) INTV(threads, INT_MAX);
+        else if (!strcmp(a, "--ckpt-every")) INTV(cfg.ckpt_every, LONG_MAX);
+        else if (!strcmp(a, "--log-every")) INTV(cfg.log_every, LONG_MAX);
         else if (!strcmp(a, "--resume")) resume = 1;
         else {
             fprintf(stderr, "drl train: unknown option '%s' (see drl train --help)\n", a);
             return DRL_EXIT_USAGE;
         }
+#undef FLTV
+#undef INTV
 #undef NEED
     }
     if (!cfg.out[0]) {

@@ -43,6 +43,18 @@ expect_err "t range" "bad t-range names the field"
 expect_rc 2 "train with bad --weighting" "$BIN" train --out "$TMP/m" --weighting snr
 expect_rc 2 "train with a cooldown longer than the run" "$BIN" train --out "$TMP/m" --steps 20 --lr-decay 30
 expect_err "lr_decay_steps" "the cooldown refusal names the field"
+# numbers must parse whole: no silent 1 step from "1e4", no lr from "3e-4x"
+expect_rc 2 "train --steps 1e4" "$BIN" train --out "$TMP/m" --steps 1e4
+expect_err "--steps: '1e4' is not an integer" "the refusal names the flag and the value"
+expect_rc 2 "train --lr 3e-4x" "$BIN" train --out "$TMP/m" --lr 3e-4x
+expect_err "--lr: '3e-4x' is not a finite number" "a float with trailing junk is refused"
+expect_rc 2 "train --batch -8" "$BIN" train --out "$TMP/m" --batch -8
+expect_rc 2 "encode --batch abc" "$BIN" encode --model x --batch abc in.png
+expect_err "--batch" "encode names the flag"
+expect_rc 2 "eval --runs two" "$BIN" eval --model x --runs two
+expect_rc 2 "eval --sampling --snr nan" "$BIN" eval --model x --sampling --snr nan
+expect_rc 2 "sample --steps 1.5" "$BIN" sample --model x --image a.png --steps 1.5 --out "$TMP/g.png"
+expect_rc 2 "serve --port 80x" "$BIN" serve --port 80x
 expect_rc 2 "train with a non-positive --snr-gamma" "$BIN" train --out "$TMP/m" --weighting min_snr --snr-gamma 0
 expect_err "snr_gamma" "bad snr-gamma names the field"
 expect_rc 2 "min-SNR weighting on the autoencoder" "$BIN" train --out "$TMP/m" --autoencoder --weighting min_snr
