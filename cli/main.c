@@ -64,9 +64,8 @@ int drl_cli_int(const char *cmd, const char *flag, const char *v, long long lo, 
 
 int drl_cli_float(const char *cmd, const char *flag, const char *v, float *out) {
     char *end = NULL;
-    errno = 0;
-    const float x = v ? strtof(v, &end) : 0.0f;
-    if (!v || errno || end == v || *end || !isfinite(x)) {
+    const float x = v ? strtof(v, &end) : 0.0f; /* (ERANGE on underflow is fine; overflow is inf) */
+    if (!v || end == v || *end || !isfinite(x)) {
         fprintf(stderr, "drl %s: %s: '%s' is not a finite number\n", cmd, flag, v ? v : "");
         return -1;
     }

@@ -1,6 +1,7 @@
 /* train.c — `drl train`: flags / JSON config → drl_train_run, with a progress line and SIGINT
  * handling (the trainer checkpoints and exits cleanly; `--resume` continues exactly). */
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,8 +77,15 @@ static int on_progress(void *user, const drl_train_progress *p) {
     return 0;
 }
 
+/* "A,B,C" of integers / "A,B" of numbers, the whole string ("8,16,1e4" and "0.5,1x" fail). */
 static int parse_triple(const char *s, int out[3]) {
-    return sscanf(s, "%d,%d,%d", &out[0], &out[1], &out[2]) == 3 ? 0 : -1;
+    int end = -1;
+    return sscanf(s, "%d,%d,%d%n", &out[0], &out[1], &out[2], &end) == 3 && end >= 0 && !s[end] ? 0 : -1;
+}
+
+static int parse_pair(const char *s, float *a, float *b) {
+    int end = -1;
+    return sscanf(s, "%f,%f%n", a, b, &end) == 2 && end >= 0 && !s[end] && isfinite(*a) && isfinite(*b) ? 0 : -1;
 }
 
 int drl_cli_train(int argc, char **argv) {
@@ -138,13 +146,13 @@ int drl_cli_train(int argc, char **argv) {
             else { fprintf(stderr, "drl train: --sde must be ve or vp\n"); return DRL_EXIT_USAGE; }
         } else if (!strcmp(a, "--t-range")) {
             NEED();
-            if (sscanf(v, "%f,%f", &cfg.model.t_min, &cfg.model.t_max) != 2) {
+            if (parse_pair(v, &cfg.model.t_min, &cfg.model.t_max)) {
                 fprintf(stderr, "drl train: --t-range wants A,B\n");
                 return DRL_EXIT_USAGE;
             }
         } else if (!strcmp(a, "--code-t-range")) {
             NEED();
-            if (sscanf(v, "%f,%f", &cfg.model.code_t_min, &cfg.model.code_t_max) != 2) {
+            if (parse_pair(v, &cfg.model.code_t_min, &cfg.model.code_t_max)) {
                 fprintf(stderr, "drl train: --code-t-range wants A,B\n");
                 return DRL_EXIT_USAGE;
             }

@@ -49,6 +49,9 @@ expect_err "--steps: '1e4' is not an integer" "the refusal names the flag and th
 expect_rc 2 "train --lr 3e-4x" "$BIN" train --out "$TMP/m" --lr 3e-4x
 expect_err "--lr: '3e-4x' is not a finite number" "a float with trailing junk is refused"
 expect_rc 2 "train --batch -8" "$BIN" train --out "$TMP/m" --batch -8
+expect_rc 2 "train --channels 8,16,1e4" "$BIN" train --out "$TMP/m" --channels 8,16,1e4
+expect_rc 2 "train --channels with four numbers" "$BIN" train --out "$TMP/m" --channels 8,16,16,32
+expect_rc 2 "train --t-range 0.5,1x" "$BIN" train --out "$TMP/m" --t-range 0.5,1x
 expect_rc 2 "encode --batch abc" "$BIN" encode --model x --batch abc in.png
 expect_err "--batch" "encode names the flag"
 expect_rc 2 "eval --runs two" "$BIN" eval --model x --runs two
