@@ -25,5 +25,7 @@ int drl_cli_wants_help(int argc, char **argv);
 int drl_cli_int(const char *cmd, const char *flag, const char *v, long long lo, long long hi,
                 long long *out);
 int drl_cli_float(const char *cmd, const char *flag, const char *v, float *out);
+/* drl_cli_int for an int count in [0, INT_MAX]. */
+int drl_cli_count(const char *cmd, const char *flag, const char *v, int *out);
 
 #endif

@@ -84,9 +84,9 @@ int drl_cli_encode(int argc, char **argv) {
         if (!strcmp(a, "--model")) model_path = argv[++i];
         else if (!strcmp(a, "--out")) out_path = argv[++i];
         else if (!strcmp(a, "--t")) bad = drl_cli_float("encode", a, argv[++i], &t);
-        else if (!strcmp(a, "--times")) bad = drl_cli_int("encode", a, argv[++i], 0, INT_MAX, &n), K = (int)n;
-        else if (!strcmp(a, "--batch")) bad = drl_cli_int("encode", a, argv[++i], 0, INT_MAX, &n), B = (int)n;
-        else if (!strcmp(a, "--threads")) bad = drl_cli_int("encode", a, argv[++i], 0, INT_MAX, &n), threads = (int)n;
+        else if (!strcmp(a, "--times")) bad = drl_cli_count("encode", a, argv[++i], &K);
+        else if (!strcmp(a, "--batch")) bad = drl_cli_count("encode", a, argv[++i], &B);
+        else if (!strcmp(a, "--threads")) bad = drl_cli_count("encode", a, argv[++i], &threads);
         else if (!strcmp(a, "--max-n")) bad = drl_cli_int("encode", a, argv[++i], 0, LLONG_MAX, &n), max_n = (size_t)n;
         else if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, "drl encode: unknown option '%s'\n", a);

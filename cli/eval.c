@@ -139,12 +139,12 @@ static int eval_sampling(int argc, char **argv) {
         if (!strcmp(a, "--model")) model_path = v;
         else if (!strcmp(a, "--max-train")) bad = drl_cli_int("eval", a, v, 0, LLONG_MAX, &n), max_train = (size_t)n;
         else if (!strcmp(a, "--max-test")) bad = drl_cli_int("eval", a, v, 0, LLONG_MAX, &n), max_test = (size_t)n;
-        else if (!strcmp(a, "--threads")) bad = drl_cli_int("eval", a, v, 0, INT_MAX, &n), threads = (int)n;
-        else if (!strcmp(a, "--steps")) bad = drl_cli_int("eval", a, v, 0, INT_MAX, &n), steps = (int)n;
+        else if (!strcmp(a, "--threads")) bad = drl_cli_count("eval", a, v, &threads);
+        else if (!strcmp(a, "--steps")) bad = drl_cli_count("eval", a, v, &steps);
         else if (!strcmp(a, "--seed")) bad = drl_cli_int("eval", a, v, 0, LLONG_MAX, &n), cfg.sampler.seed = (uint64_t)n;
         else if (!strcmp(a, "--t-partial")) bad = drl_cli_float("eval", a, v, &cfg.t_partial);
         else if (!strcmp(a, "--snr")) bad = drl_cli_float("eval", a, v, &cfg.sampler.snr);
-        else if (!strcmp(a, "--batch")) bad = drl_cli_int("eval", a, v, 0, INT_MAX, &n), cfg.batch = (int)n;
+        else if (!strcmp(a, "--batch")) bad = drl_cli_count("eval", a, v, &cfg.batch);
         else if (!strcmp(a, "--sampler")) {
             int k = drl_sampler_parse(v);
             if (k < 0) {
@@ -253,9 +253,9 @@ int drl_cli_eval(int argc, char **argv) {
         if (!strcmp(a, "--model")) model_path = argv[++i];
         else if (!strcmp(a, "--max-train")) bad = drl_cli_int("eval", a, argv[++i], 0, LLONG_MAX, &n), max_train = (size_t)n;
         else if (!strcmp(a, "--max-test")) bad = drl_cli_int("eval", a, argv[++i], 0, LLONG_MAX, &n), max_test = (size_t)n;
-        else if (!strcmp(a, "--runs")) bad = drl_cli_int("eval", a, argv[++i], 0, INT_MAX, &n), runs = (int)n;
-        else if (!strcmp(a, "--times")) bad = drl_cli_int("eval", a, argv[++i], 0, INT_MAX, &n), K = (int)n;
-        else if (!strcmp(a, "--threads")) bad = drl_cli_int("eval", a, argv[++i], 0, INT_MAX, &n), threads = (int)n;
+        else if (!strcmp(a, "--runs")) bad = drl_cli_count("eval", a, argv[++i], &runs);
+        else if (!strcmp(a, "--times")) bad = drl_cli_count("eval", a, argv[++i], &K);
+        else if (!strcmp(a, "--threads")) bad = drl_cli_count("eval", a, argv[++i], &threads);
         else if (!strcmp(a, "--no-pixels")) pixels = 0;
         else if (!strcmp(a, "--json")) as_json = 1;
         else {

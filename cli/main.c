@@ -1,5 +1,6 @@
 /* main.c — the `drl` binary: dispatch to subcommands. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,13 @@ int drl_cli_int(const char *cmd, const char *flag, const char *v, long long lo, 
         return -1;
     }
     *out = n;
+    return 0;
+}
+
+int drl_cli_count(const char *cmd, const char *flag, const char *v, int *out) {
+    long long n;
+    if (drl_cli_int(cmd, flag, v, 0, INT_MAX, &n)) return -1;
+    *out = (int)n;
     return 0;
 }
 

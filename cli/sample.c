@@ -93,11 +93,11 @@ int drl_cli_sample(int argc, char **argv) {
             }
             ia = argv[++i];
             ib = argv[++i];
-        } else if (!strcmp(a, "--n")) bad = drl_cli_int("sample", a, argv[++i], 0, INT_MAX, &n), N = (int)n, n_given = 1;
+        } else if (!strcmp(a, "--n")) bad = drl_cli_count("sample", a, argv[++i], &N), n_given = 1;
         else if (!strcmp(a, "--latent-grid")) { /* K is optional */
             grid = 8;
             if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9')
-                bad = drl_cli_int("sample", a, argv[++i], 0, INT_MAX, &n), grid = (int)n;
+                bad = drl_cli_count("sample", a, argv[++i], &grid);
         } else if (!strcmp(a, "--range")) bad = drl_cli_float("sample", a, argv[++i], &range);
         else if (!strcmp(a, "--sampler")) {
             int k = drl_sampler_parse(argv[++i]);
@@ -106,12 +106,12 @@ int drl_cli_sample(int argc, char **argv) {
                 return DRL_EXIT_USAGE;
             }
             sc.kind = (drl_sampler_kind)k;
-        } else if (!strcmp(a, "--steps")) bad = drl_cli_int("sample", a, argv[++i], 0, INT_MAX, &n), steps = (int)n;
+        } else if (!strcmp(a, "--steps")) bad = drl_cli_count("sample", a, argv[++i], &steps);
         else if (!strcmp(a, "--seed")) bad = drl_cli_int("sample", a, argv[++i], 0, LLONG_MAX, &n), sc.seed = (uint64_t)n;
         else if (!strcmp(a, "--t-init")) bad = drl_cli_float("sample", a, argv[++i], &sc.t_init);
         else if (!strcmp(a, "--snr")) bad = drl_cli_float("sample", a, argv[++i], &sc.snr);
         else if (!strcmp(a, "--no-denoise")) sc.denoise = 0;
-        else if (!strcmp(a, "--threads")) bad = drl_cli_int("sample", a, argv[++i], 0, INT_MAX, &n), threads = (int)n;
+        else if (!strcmp(a, "--threads")) bad = drl_cli_count("sample", a, argv[++i], &threads);
         else if (!strcmp(a, "--each")) each = argv[++i];
         else if (!strcmp(a, "--out")) out = argv[++i];
         else {

@@ -304,7 +304,7 @@ static void im2col_small(float *col, size_t N, const float *plane, int H, int W,
         float *d = P + (size_t)i * Wp;
         const int h = oh0 * stride - pad + i;
         if (h < 0 || h >= H) {
-            for (int x = 0; x < Wp; x++) d[x] = 0.0f;
+            fill_zero(d, (size_t)Wp);
             continue;
         }
         for (int x = 0; x < pad; x++) d[x] = d[pad + W + x] = 0.0f;

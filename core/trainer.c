@@ -281,11 +281,6 @@ static double optimise(const drl_train_cfg *cfg, trainer *T) {
 
 /* ------------------------------------------------------------------------ the loop */
 
-static float lr_at(const drl_train_cfg *cfg, long step) {
-    const drl_adam_cfg a = adam_of(cfg);
-    return drl_adam_lr_at(&a, step);
-}
-
 static int trainer_setup(drl_err *err, const drl_train_cfg *cfg, const drl_dataset *ds, trainer *T) {
     drl_config mc = cfg->model;
     int rc;
@@ -354,6 +349,7 @@ int drl_train_run(drl_err *err, const drl_train_cfg *cfg, const drl_dataset *ds,
     double acc = 0, acc_dsm = 0, acc_reg = 0, acc_norm = 0, t0 = drl_clock_now_s(), t_start = t0;
     long acc_n = 0, start_step = T.step;
     int B = cfg->batch_size;
+    const drl_adam_cfg adam = adam_of(cfg); /* the lr reported with each row */
     while (!rc && T.step < cfg->steps) {
         drl_rng rng;
         drl_rng_stream(&rng, cfg->seed ^ STREAM_STEP, (uint64_t)T.step);
@@ -375,7 +371,7 @@ int drl_train_run(drl_err *err, const drl_train_cfg *cfg, const drl_dataset *ds,
             drl_train_progress pr = {
                 .step = T.step, .total = cfg->steps, .loss = acc / acc_n, .dsm = acc_dsm / acc_n,
                 .reg = acc_reg / acc_n, .grad_norm = acc_norm / acc_n,
-                .lr = lr_at(cfg, T.step - 1),
+                .lr = drl_adam_lr_at(&adam, T.step - 1),
                 .img_per_s = acc_n * B / (t1 - t0 > 1e-9 ? t1 - t0 : 1e-9)};
             double overall = (T.step - start_step) * B / (t1 - t_start > 1e-9 ? t1 - t_start : 1e-9);
             pr.eta_s = (cfg->steps - T.step) * (double)B / (overall > 0 ? overall : 1);
