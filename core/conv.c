@@ -10,7 +10,7 @@
  *               accumulates straight into dinp (a large reduction dimension, no col2im);
  *             dinp, stride > 1: dcol (R, N) = w^T · dmat, then dinp += col2im(dcol).
  * 3×3 stride-1 pad-1 convolutions of 16+ channels at batch >= 16 take Winograd F(2×2, 3×3) for
- * out and dinp instead (see "Winograd" below).
+ * out, dinp and dw instead (see "Winograd" below).
  *
  * Threading. OpenBLAS (pthreads build) parks its worker threads in a spin loop for ~0.1 s after
  * every multi-threaded call; they then fight the OpenMP threads for the cores and both slow down
@@ -184,10 +184,13 @@ static conv_plan plan_make(int B, int C, int H, int W, int OC, int K, int stride
  *   2*K*K*OC*C (filter taps, dw taps) + L*(C + OC) (padded inp, dout) + Bc*S*max(C, OC) (grid),
  * Bc = min(B, max(1, 2^19 / (S*(C + OC + max(C, OC))))), evened out as above. Shapes that also
  * take the Winograd path (use_winograd) need at least wino_work(C -> OC) (forward) and
- * 9*OC*C + wino_work(OC -> C) (backward dinp: flipped filters, then the same path on dout), with
- * wino_work = 16*OC*C transformed filters plus, per thread slot, 16*(C + OC)*NT for V and M and
- * wino_q_floats(min(rb, TH), TW) of transform scratch (see wino_plan_make). */
+ * 9*OC*C + wino_work(OC -> C) (backward dinp: flipped filters, then the same path on dout) and
+ * wino_dw_work(C -> OC) (backward dw), with wino_work = 16*OC*C transformed filters plus, per
+ * thread slot, 16*(C + OC)*NT for V and M and wino_q_floats(min(rb, TH), TW) of transform
+ * scratch (see wino_plan_make), and wino_dw_work = per thread slot 16*OC*C (dU) plus the same
+ * slot layout for blocks planned with the DW budget. */
 static size_t wino_work(int B, int C, int H, int W, int OC);
+static size_t wino_dw_work(int B, int C, int H, int W, int OC);
 static int use_winograd(int B, int C, int OC, int K, int stride, int pad);
 
 static size_t work_needed(int B, int C, int H, int W, int OC, int K, int stride, int pad) {
@@ -204,6 +207,7 @@ static size_t work_needed(int B, int C, int H, int W, int OC, int K, int stride,
         n = max_sz(n, wino_work(B, C, H, W, OC));
         /* backward dinp: flipped filters (C, OC, 3, 3) + the Winograd work of OC -> C */
         n = max_sz(n, 9 * (size_t)OC * C + wino_work(B, OC, H, W, C));
+        n = max_sz(n, wino_dw_work(B, C, H, W, OC)); /* backward dw */
     }
     return n;
 }
@@ -761,11 +765,16 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
  * few float ulps of the inputs' magnitude (the transforms add and subtract neighbouring pixels).
  * Backward: the input gradient of such a convolution is the same kind of convolution of dout
  * with the flipped, transposed filters (C outputs from OC inputs), so it takes this path too
- * (accumulating into dinp); the filter gradient keeps the direct lowering.
+ * (accumulating into dinp). The filter gradient is the transpose of the forward products: 16
+ * GEMMs dU_ξ = Σ_tiles D_ξ · V_ξᵀ reducing over the tiles, D the transformed dout tiles (see
+ * wino_dw), then dw += Gᵀ dU G.
  */
 
 #ifndef DRL_CONV_WINO_FLOATS
 #define DRL_CONV_WINO_FLOATS ((size_t)1 << 17) /* target floats of one block's V and M */
+#endif
+#ifndef DRL_CONV_WINO_DW_FLOATS
+#define DRL_CONV_WINO_DW_FLOATS ((size_t)1 << 18) /* the same for the filter gradient's blocks */
 #endif
 #define WINO_SLOTS 8 /* scratch slots: at most this many threads share the op */
 #define WINO_ROW_TW 12 /* images of this many tiles per row (W >= 23) transform row by row */
@@ -787,10 +796,10 @@ typedef struct {
  * the eight phase arrays of R + 1 rows plus one padded row; the output's four fit inside. */
 static size_t wino_q_floats(int R, int TW) { return 8 * (size_t)(R + 1) * TW + 2 * (size_t)TW + 2; }
 
-static wino_plan wino_plan_make(int B, int C, int H, int W, int OC) {
+static wino_plan wino_plan_make(int B, int C, int H, int W, int OC, size_t budget) {
     wino_plan q;
     q.TH = (H + 1) / 2, q.TW = (W + 1) / 2, q.rows = B * q.TH;
-    const size_t r = DRL_CONV_WINO_FLOATS / (16 * (size_t)(C + OC) * (size_t)q.TW);
+    const size_t r = budget / (16 * (size_t)(C + OC) * (size_t)q.TW);
     q.rb = r < 1 ? 1 : (int)r;
     q.nblk = (q.rows + q.rb - 1) / q.rb;
     q.NT = (q.rb < q.rows ? q.rb : q.rows) * q.TW;
@@ -801,9 +810,17 @@ static wino_plan wino_plan_make(int B, int C, int H, int W, int OC) {
 /* U (16, OC, C) + one (V (16, C, NT), M (16, OC, NT), transform scratch) slot per thread that
  * can run. */
 static size_t wino_work(int B, int C, int H, int W, int OC) {
-    const wino_plan q = wino_plan_make(B, C, H, W, OC);
+    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_FLOATS);
     const size_t slots = q.nblk < WINO_SLOTS ? (size_t)q.nblk : WINO_SLOTS;
     return 16 * (size_t)OC * C + slots * q.slot;
+}
+
+/* The filter gradient: per thread slot, dU (16, OC, C) and a slot of the forward's layout
+ * (V, D in place of M, transform scratch) for blocks of the larger DW budget. */
+static size_t wino_dw_work(int B, int C, int H, int W, int OC) {
+    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_DW_FLOATS);
+    const size_t slots = q.nblk < WINO_SLOTS ? (size_t)q.nblk : WINO_SLOTS;
+    return slots * (16 * (size_t)OC * C + q.slot);
 }
 
 /* U_ξ[oc][c] = (G g Gᵀ)_ξ for output channels [o0, o1). G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]. */
@@ -1005,10 +1022,32 @@ static void wino_output_rows(float *plane, const float *M, size_t mstride, float
     }
 }
 
+/* V (16, C, n) of a block: the input transforms of the n = (r1 - r0)*TW tiles of tile rows
+ * [r0, r1) (row r = image*TH + ty) of inp (B, C, H, W), one image at a time. */
+static void wino_block_input(float *V, const float *inp, const wino_plan *q, int C, int H, int W,
+                             int r0, int r1, float *qb) {
+    const int TH = q->TH, TW = q->TW, n = (r1 - r0) * TW;
+    const size_t HW = (size_t)H * W;
+    for (int r = r0; r < r1;) {
+        const int b = r / TH, ty0 = r % TH, ty1 = ty0 + (r1 - r) < TH ? ty0 + (r1 - r) : TH;
+        for (int c = 0; c < C; c++) {
+            float *vc = V + (size_t)c * n + (size_t)(r - r0) * TW;
+            const float *plane = inp + ((size_t)b * C + c) * HW;
+            if (TW >= WINO_ROW_TW)
+                for (int ty = ty0; ty < ty1; ty++)
+                    wino_input_row(vc + (size_t)(ty - ty0) * TW, (size_t)C * n, plane, H, W, TW,
+                                   ty, qb);
+            else
+                wino_input_rows(vc, (size_t)C * n, plane, H, W, TW, ty0, ty1, qb);
+        }
+        r += ty1 - ty0;
+    }
+}
+
 /* out (B, OC, H, W) = (acc ? out + : ) conv3x3(inp (B, C, H, W), w (OC, C, 3, 3)) + bias. */
 static void wino_forward(float *out, const float *inp, const float *w, const float *bias,
                          float *work, int B, int C, int H, int W, int OC, int acc) {
-    const wino_plan q = wino_plan_make(B, C, H, W, OC);
+    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_FLOATS);
     const int TH = q.TH, TW = q.TW, rb = q.rb, rows = q.rows, nblk = q.nblk, NT = q.NT;
     const size_t HW = (size_t)H * W, slot = q.slot;
     float *U = work, *slots = work + 16 * (size_t)OC * C;
@@ -1027,21 +1066,7 @@ static void wino_forward(float *out, const float *inp, const float *w, const flo
         for (int blk = t; blk < nblk; blk += nt) {
             const int r0 = blk * rb, r1 = r0 + rb < rows ? r0 + rb : rows;
             const int n = (r1 - r0) * TW;
-            /* the block's tile rows, one image at a time: tile rows [ty0, ty1) of image b */
-            for (int r = r0; r < r1;) {
-                const int b = r / TH, ty0 = r % TH, ty1 = ty0 + (r1 - r) < TH ? ty0 + (r1 - r) : TH;
-                for (int c = 0; c < C; c++) {
-                    float *vc = V + (size_t)c * n + (size_t)(r - r0) * TW;
-                    const float *plane = inp + ((size_t)b * C + c) * HW;
-                    if (TW >= WINO_ROW_TW)
-                        for (int ty = ty0; ty < ty1; ty++)
-                            wino_input_row(vc + (size_t)(ty - ty0) * TW, (size_t)C * n, plane, H, W,
-                                           TW, ty, qb);
-                    else
-                        wino_input_rows(vc, (size_t)C * n, plane, H, W, TW, ty0, ty1, qb);
-                }
-                r += ty1 - ty0;
-            }
+            wino_block_input(V, inp, &q, C, H, W, r0, r1, qb);
             for (int xi = 0; xi < 16; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, n, C, 1.0f,
                             U + (size_t)xi * OC * C, C, V + (size_t)xi * C * n, n, 0.0f,
@@ -1060,6 +1085,112 @@ static void wino_forward(float *out, const float *inp, const float *w, const flo
                         wino_output_rows(plane, mo, (size_t)OC * n, bo, H, W, TW, ty0, ty1, acc, qb);
                 }
                 r += ty1 - ty0;
+            }
+        }
+    }
+}
+
+/* The filter gradient, the transpose of the forward: with δ the 2×2 tile of dout of a tile
+ * (zero outside the image), D = A δ Aᵀ (4×4), and V = Bᵀ d B as in the forward,
+ *   dU_ξ (OC, C) = Σ_tiles D_ξ (OC, tiles) · V_ξ (C, tiles)ᵀ,   dw += Gᵀ dU G,
+ * 16 GEMMs reducing over the tiles instead of one reducing over 9× as many pixel-tap pairs.
+ * D_ξ[oc][j] for the tiles j = (ty - ty0)*TW + tx of tile rows [ty0, ty1) of one dout plane
+ * (H, W), stride dstride between ξ: the plane is first split into its four pixel phases
+ * e[a][b][j] = δ(2ty + a, 2tx + b) (zero past the edges), then one vector loop over the tiles.
+ * q: wino_q_floats(ty1 - ty0, TW) (4·n floats used). */
+static void wino_dout_rows(float *D, size_t dstride, const float *plane, int H, int W, int TW,
+                           int ty0, int ty1, float *q) {
+    const int n = (ty1 - ty0) * TW, W2 = W / 2, odd = W & 1;
+    float *e00 = q, *e01 = q + n, *e10 = e01 + n, *e11 = e10 + n;
+    for (int ty = ty0; ty < ty1; ty++) {
+        const size_t j0 = (size_t)(ty - ty0) * TW;
+        for (int a = 0; a < 2; a++) {
+            float *e = (a ? e10 : e00) + j0, *f = (a ? e11 : e01) + j0;
+            const int h = 2 * ty + a;
+            if (h >= H) {
+                for (int x = 0; x < TW; x++) e[x] = f[x] = 0.0f;
+                continue;
+            }
+            const float *o = plane + (size_t)h * W;
+            for (int x = 0; x < W2; x++) {
+                e[x] = o[2 * x];
+                f[x] = o[2 * x + 1];
+            }
+            if (odd) e[W2] = o[W - 1], f[W2] = 0.0f;
+        }
+    }
+    float *d[16];
+    for (int xi = 0; xi < 16; xi++) d[xi] = D + (size_t)xi * dstride;
+#pragma omp simd
+    for (int j = 0; j < n; j++) {
+        const float g00 = e00[j], g01 = e01[j], g10 = e10[j], g11 = e11[j];
+        const float t[4][2] = {{g00, g01}, {g00 + g10, g01 + g11}, {g00 - g10, g01 - g11},
+                               {-g10, -g11}}; /* A δ: rows */
+        for (int i = 0; i < 4; i++) { /* (A δ) Aᵀ: columns */
+            d[4 * i + 0][j] = t[i][0];
+            d[4 * i + 1][j] = t[i][0] + t[i][1];
+            d[4 * i + 2][j] = t[i][0] - t[i][1];
+            d[4 * i + 3][j] = -t[i][1];
+        }
+    }
+}
+
+/* dw (OC, C, 3, 3) += the filter gradient of conv3x3(inp (B, C, H, W)) for dout (B, OC, H, W).
+ * Each thread sums the products of its own blocks (assigned blk = t, t + nt, ...) into its own
+ * dU slot; the slots are then added in thread order and transformed back, split over output
+ * channels. A repeated call gives bit-identical results; another thread count adds the blocks
+ * in other groups (float rounding). Work: wino_dw_work. */
+static void wino_dw(float *dw, const float *dout, const float *inp, float *work, int B, int C,
+                    int H, int W, int OC) {
+    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_DW_FLOATS);
+    const int TH = q.TH, TW = q.TW, rb = q.rb, rows = q.rows, nblk = q.nblk, NT = q.NT;
+    const size_t HW = (size_t)H * W, un = 16 * (size_t)OC * C, slot = un + q.slot;
+    int T = drl_threads_team(9.0 * B * HW * OC * C, PAR_MIN_FLOPS);
+    if (T > WINO_SLOTS) T = WINO_SLOTS;
+    if (T > nblk) T = nblk;
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        float *dU = work + (size_t)t * slot, *V = dU + un, *D = V + 16 * (size_t)C * NT;
+        float *qb = D + 16 * (size_t)OC * NT;
+        for (int blk = t; blk < nblk; blk += nt) {
+            const int r0 = blk * rb, r1 = r0 + rb < rows ? r0 + rb : rows;
+            const int n = (r1 - r0) * TW;
+            wino_block_input(V, inp, &q, C, H, W, r0, r1, qb);
+            for (int r = r0; r < r1;) {
+                const int b = r / TH, ty0 = r % TH, ty1 = ty0 + (r1 - r) < TH ? ty0 + (r1 - r) : TH;
+                for (int oc = 0; oc < OC; oc++)
+                    wino_dout_rows(D + (size_t)oc * n + (size_t)(r - r0) * TW, (size_t)OC * n,
+                                   dout + ((size_t)b * OC + oc) * HW, H, W, TW, ty0, ty1, qb);
+                r += ty1 - ty0;
+            }
+            for (int xi = 0; xi < 16; xi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, n, 1.0f,
+                            D + (size_t)xi * OC * n, n, V + (size_t)xi * C * n, n,
+                            blk == t ? 0.0f : 1.0f, dU + (size_t)xi * OC * C, C);
+        }
+#pragma omp barrier
+        int o0, o1;
+        drl_threads_split(OC, t, nt, &o0, &o1);
+        for (int oc = o0; oc < o1; oc++) {
+            for (int c = 0; c < C; c++) {
+                float u[16], s[3][4];
+                for (int xi = 0; xi < 16; xi++) {
+                    float a = 0.0f;
+                    for (int k = 0; k < nt; k++) a += work[(size_t)k * slot + ((size_t)xi * OC + oc) * C + c];
+                    u[xi] = a;
+                }
+                for (int j = 0; j < 4; j++) { /* Gᵀ dU: rows */
+                    s[0][j] = u[j] + 0.5f * (u[4 + j] + u[8 + j]);
+                    s[1][j] = 0.5f * (u[4 + j] - u[8 + j]);
+                    s[2][j] = 0.5f * (u[4 + j] + u[8 + j]) + u[12 + j];
+                }
+                float *g = dw + ((size_t)oc * C + c) * 9;
+                for (int i = 0; i < 3; i++) { /* (Gᵀ dU) G: columns */
+                    g[3 * i + 0] += s[i][0] + 0.5f * (s[i][1] + s[i][2]);
+                    g[3 * i + 1] += 0.5f * (s[i][1] - s[i][2]);
+                    g[3 * i + 2] += 0.5f * (s[i][1] + s[i][2]) + s[i][3];
+                }
             }
         }
     }
@@ -1159,18 +1290,19 @@ void drl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, c
     if (db) bias_grad(db, dout, B, OC, p.OHW);
     if (C <= 0) return;
     const int nt = drl_threads_blas_serial_begin();
-    /* dinp of a Winograd-shaped convolution: after dw, the forward path on dout (see above) */
-    const int wino_dinp = dinp && use_winograd(B, OC, C, K, stride, pad);
-    float *dx = wino_dinp ? NULL : dinp;
-    if (is_pointwise(K, stride, pad))
+    if (is_pointwise(K, stride, pad)) {
         conv1x1_backward(dinp, dw, dout, inp, w, B, C, (int)p.OHW, OC);
-    else if (p.shifted)
-        shifted_backward(&p, dx, dw, dout, inp, w, work);
-    else
-        conv_backward(&p, dx, dw, dout, inp, w, work);
-    if (wino_dinp) {
-        flip_filters(work, w, C, OC, K, 0, C);
-        wino_forward(dinp, dout, work, NULL, work + 9 * (size_t)OC * C, B, OC, H, W, C, 1);
+    } else if (use_winograd(B, C, OC, K, stride, pad)) {
+        /* dw by the transposed Winograd products; dinp by the forward path on dout (see above) */
+        if (dw) wino_dw(dw, dout, inp, work, B, C, H, W, OC);
+        if (dinp) {
+            flip_filters(work, w, C, OC, K, 0, C);
+            wino_forward(dinp, dout, work, NULL, work + 9 * (size_t)OC * C, B, OC, H, W, C, 1);
+        }
+    } else if (p.shifted) {
+        shifted_backward(&p, dinp, dw, dout, inp, w, work);
+    } else {
+        conv_backward(&p, dinp, dw, dout, inp, w, work);
     }
     drl_threads_blas_serial_end(nt);
 }

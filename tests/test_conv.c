@@ -242,6 +242,51 @@ START_TEST(test_conv_gradcheck) {
 }
 END_TEST
 
+/* Winograd-shaped convolutions (batch >= 16, 16+ channels: forward, dinp and dw all take the
+ * Winograd path) are too large to perturb every element: central differences of 40 sampled
+ * input and 40 sampled weight elements, and every bias. Odd 9×9 images (tiles past the edge)
+ * and 12×24 ones (row-wise transforms). */
+START_TEST(test_conv_gradcheck_winograd) {
+    const cshape wino[2] = {{16, 16, 9, 9, 24, 3, 1, 1}, {16, 16, 12, 24, 16, 3, 1, 1}};
+    const float eps = 1e-2f;
+    for (size_t k = 0; k < 2; k++) {
+        conv_case c = case_make(&wino[k], 1100 + k);
+        drl_rng r;
+        drl_rng_seed(&r, 1200 + k);
+        float *Rp = drl_test_randn(&r, c.no, 1.0f);
+        float *gi = drl_test_zeros(c.ni), *gw = drl_test_zeros(c.nw), *gb = drl_test_zeros((size_t)c.s.OC);
+        bwd(&c, gi, gw, gb, Rp);
+        struct { float *x, *g; size_t n; const char *name; } vars[3] = {
+            {c.inp, gi, c.ni, "dinp"}, {c.w, gw, c.nw, "dw"}, {c.b, gb, (size_t)c.s.OC, "db"}};
+        for (int v = 0; v < 3; v++) {
+            const size_t m = v == 2 ? vars[v].n : 40;
+            float *ana = drl_test_zeros(m), *num = drl_test_zeros(m);
+            for (size_t s = 0; s < m; s++) {
+                const size_t i = v == 2 ? s : (size_t)(drl_rng_uniform(&r) * (double)vars[v].n) % vars[v].n;
+                const float x0 = vars[v].x[i];
+                vars[v].x[i] = x0 + eps;
+                fwd(&c, c.inp, c.w, c.b, c.out);
+                const double lp = proj_loss(c.out, Rp, c.no);
+                vars[v].x[i] = x0 - eps;
+                fwd(&c, c.inp, c.w, c.b, c.out);
+                const double lm = proj_loss(c.out, Rp, c.no);
+                vars[v].x[i] = x0;
+                num[s] = (float)((lp - lm) / (2.0 * eps));
+                ana[s] = vars[v].g[i];
+            }
+            printf("conv gradcheck winograd shape %zu: max rel err %s %.2e\n", k, vars[v].name,
+                   drl_max_rel_diff(ana, num, m));
+            char what[96];
+            snprintf(what, sizeof what, "winograd gradcheck shape %zu %s", k, vars[v].name);
+            ck_assert_close(ana, num, m, 2e-3, what);
+            free(ana), free(num);
+        }
+        free(Rp), free(gi), free(gw), free(gb);
+        case_free(&c);
+    }
+}
+END_TEST
+
 /* Backward accumulates: starting from g0, two calls give g0 + 2 * (one call's gradient). The
  * extra shapes take the Winograd path for dinp. */
 START_TEST(test_conv_accumulates) {
@@ -411,6 +456,7 @@ int main(void) {
     tcase_add_test(tc, test_conv_chunks_reference);
     tcase_add_test(tc, test_conv_backward_reference);
     tcase_add_test(tc, test_conv_gradcheck);
+    tcase_add_test(tc, test_conv_gradcheck_winograd);
     tcase_add_test(tc, test_conv_accumulates);
     tcase_add_test(tc, test_conv_threads_identical);
     tcase_add_test(tc, test_conv_work_size);
