@@ -139,8 +139,10 @@ END_TEST
 START_TEST(test_conv_chunks_reference) {
     const cshape big[] = {{11, 32, 28, 28, 32, 3, 1, 1}, {1, 32, 28, 28, 64, 3, 2, 1},
                           {50, 32, 14, 14, 64, 3, 2, 1}, {37, 64, 7, 7, 128, 3, 1, 1},
-                          {20, 16, 12, 10, 24, 3, 1, 1}, {16, 16, 23, 25, 24, 3, 1, 1}};
-    /* the last three take Winograd forward and dinp; the last one's transforms go row by row */
+                          {20, 16, 12, 10, 24, 3, 1, 1}, {16, 16, 23, 25, 24, 3, 1, 1},
+                          {16, 16, 13, 14, 24, 3, 1, 1}, {16, 24, 28, 28, 16, 3, 1, 1}};
+    /* shapes 3.. take Winograd (forward, dinp, dw); 5 and 7 transform row by row; 3, 6 and 7
+     * run the copies specialised for the model's widths 7, 14 and 28 */
     for (size_t k = 0; k < sizeof big / sizeof big[0]; k++) {
         conv_case c = case_make(&big[k], 200 + k);
         float *want = drl_test_zeros(c.no), *dout = drl_test_zeros(c.no);
