@@ -778,6 +778,8 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
 #endif
 #define WINO_SLOTS 8 /* scratch slots: at most this many threads share the op */
 #define WINO_ROW_TW 12 /* images of this many tiles per row (W >= 23) transform row by row */
+/* the per-plane transforms are inlined into the width-specialised callers (WINO_BY_WIDTH) */
+#define WINO_INLINE static inline __attribute__((always_inline))
 
 /* Small batches keep the direct path: their few tile blocks would not feed every thread, and the
  * filter transform would not be amortised. */
@@ -853,8 +855,8 @@ static void wino_filters(float *U, const float *w, int OC, int C, int o0, int o1
  * unit by themselves and where splitting the plane by phase (below) costs more than it saves.
  * V_ξ[c][tx] = (Bᵀ d B)_ξ for the TW tiles of tile row ty of one input plane (H, W):
  * Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. rowbuf holds 4 zero-padded rows of 2*TW+2. */
-static inline __attribute__((always_inline)) void wino_input_row(float *V, size_t cstride, const float *plane, int H, int W,
-                           int TW, int ty, float *rowbuf) {
+WINO_INLINE void wino_input_row(float *V, size_t cstride, const float *plane, int H, int W, int TW,
+                                int ty, float *rowbuf) {
     const int L = 2 * TW + 2;
     for (int i = 0; i < 4; i++) {
         float *r = rowbuf + (size_t)i * L;
@@ -892,8 +894,8 @@ static inline __attribute__((always_inline)) void wino_input_row(float *V, size_
 
 /* Output rows 2ty, 2ty+1 of one output plane (H, W) from M_ξ[j0 + tx] (stride mstride between
  * ξ): Y = Aᵀ m A + bias, Aᵀ = [1 1 1 0; 0 1 -1 -1]. rowbuf holds 2 rows of 2*TW. */
-static inline __attribute__((always_inline)) void wino_output_row(float *plane, const float *M, size_t mstride, float bias, int H, int W,
-                            int TW, int ty, int acc, float *rowbuf) {
+WINO_INLINE void wino_output_row(float *plane, const float *M, size_t mstride, float bias, int H,
+                                 int W, int TW, int ty, int acc, float *rowbuf) {
     float *y0 = rowbuf, *y1 = rowbuf + 2 * TW;
     const float *m[16];
     for (int xi = 0; xi < 16; xi++) m[xi] = M + (size_t)xi * mstride;
@@ -927,8 +929,8 @@ static inline __attribute__((always_inline)) void wino_output_row(float *plane, 
  * (r in [0, ty1-ty0], x in [0, TW)), so that a tile's 16 inputs sit at j and j + TW of eight
  * arrays and the transform is one vector loop over all the tiles of the rows (a loop over one
  * row of 4..14 tiles is too short for the vector unit). q: wino_q_floats(ty1 - ty0, TW). */
-static inline __attribute__((always_inline)) void wino_input_rows(float *V, size_t cstride, const float *plane, int H, int W, int TW,
-                            int ty0, int ty1, float *q) {
+WINO_INLINE void wino_input_rows(float *V, size_t cstride, const float *plane, int H, int W, int TW,
+                                 int ty0, int ty1, float *q) {
     const int R = ty1 - ty0 + 1, L = 2 * TW + 2;
     const size_t qs = (size_t)R * TW;
     float *row = q + 8 * qs; /* one padded row: L floats */
@@ -981,8 +983,8 @@ static inline __attribute__((always_inline)) void wino_input_rows(float *V, size
  * j = (ty - ty0)*TW + tx: Y = Aᵀ m A + bias, Aᵀ = [1 1 1 0; 0 1 -1 -1], stored (acc: added).
  * One vector loop over the tiles into the four pixel phases y[a][b] = Y(2ty+a, 2tx+b), then
  * interleaved into the rows. q: wino_q_floats(ty1 - ty0, TW). */
-static inline __attribute__((always_inline)) void wino_output_rows(float *plane, const float *M, size_t mstride, float bias, int H, int W,
-                             int TW, int ty0, int ty1, int acc, float *q) {
+WINO_INLINE void wino_output_rows(float *plane, const float *M, size_t mstride, float bias, int H,
+                                  int W, int TW, int ty0, int ty1, int acc, float *q) {
     const int n = (ty1 - ty0) * TW;
     float *y00 = q, *y01 = q + n, *y10 = y01 + n, *y11 = y10 + n;
     const float *m[16];
@@ -1024,8 +1026,9 @@ static inline __attribute__((always_inline)) void wino_output_rows(float *plane,
 
 /* Tile rows [ty0, ty1) of one plane: row by row on wide images, else phase-split. The widths
  * of the model's layers (7, 14, 28) get their own copies with the width a constant, so that the
- * short per-row loops unroll (measured, bench_conv 1 thread: 7×7 and 14×14 layers 5-20% faster
- * than with the width a variable). */
+ * short per-row loops unroll (bench_conv, batch 64, 1 thread, three alternating runs: forward
+ * of the 7×7 layer 119-131 vs 105-111 GFLOP/s-eq, 14×14 132-140 vs 113-119, 28×28 108-112 vs
+ * 82-98, with the width a variable). */
 #define WINO_BY_WIDTH(W, call_w)                                                                   \
     switch (W) {                                                                                   \
     case 7: call_w(7); break;                                                                      \
@@ -1125,8 +1128,8 @@ static void wino_forward(float *out, const float *inp, const float *w, const flo
  * (H, W), stride dstride between ξ: the plane is first split into its four pixel phases
  * e[a][b][j] = δ(2ty + a, 2tx + b) (zero past the edges), then one vector loop over the tiles.
  * q: wino_q_floats(ty1 - ty0, TW) (4·n floats used). */
-static inline __attribute__((always_inline)) void wino_dout_rows(float *D, size_t dstride, const float *plane, int H, int W, int TW,
-                           int ty0, int ty1, float *q) {
+WINO_INLINE void wino_dout_rows(float *D, size_t dstride, const float *plane, int H, int W, int TW,
+                                int ty0, int ty1, float *q) {
     const int n = (ty1 - ty0) * TW, W2 = W / 2, odd = W & 1;
     float *e00 = q, *e01 = q + n, *e10 = e01 + n, *e11 = e10 + n;
     for (int ty = ty0; ty < ty1; ty++) {
@@ -1210,8 +1213,9 @@ static void wino_dw(float *dw, const float *dout, const float *inp, float *work,
             for (int c = 0; c < C; c++) {
                 float u[16], s[3][4];
                 for (int xi = 0; xi < 16; xi++) {
+                    const size_t e = ((size_t)xi * OC + oc) * C + c;
                     float a = 0.0f;
-                    for (int k = 0; k < nt; k++) a += work[(size_t)k * slot + ((size_t)xi * OC + oc) * C + c];
+                    for (int k = 0; k < nt; k++) a += work[(size_t)k * slot + e];
                     u[xi] = a;
                 }
                 for (int j = 0; j < 4; j++) { /* Gᵀ dU: rows */

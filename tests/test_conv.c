@@ -264,7 +264,8 @@ START_TEST(test_conv_gradcheck_winograd) {
             const size_t m = v == 2 ? vars[v].n : 40;
             float *ana = drl_test_zeros(m), *num = drl_test_zeros(m);
             for (size_t s = 0; s < m; s++) {
-                const size_t i = v == 2 ? s : (size_t)(drl_rng_uniform(&r) * (double)vars[v].n) % vars[v].n;
+                const size_t i =
+                    v == 2 ? s : (size_t)(drl_rng_uniform(&r) * (double)vars[v].n) % vars[v].n;
                 const float x0 = vars[v].x[i];
                 vars[v].x[i] = x0 + eps;
                 fwd(&c, c.inp, c.w, c.b, c.out);
