@@ -20,10 +20,12 @@
  *     of output rows (image, row), so every output column is computed by one thread; except that
  *     a forward chunk of one small image (batch 1) splits its GEMM by output channels instead;
  *   - the dw GEMM is split over its R columns: each dw element is one full dot product;
- *   - col2im is split over channels of dinp.
- * Nothing is accumulated by two threads, and a repeated call gives bit-identical results. With a
- * different thread count the GEMMs are cut into different pieces, which OpenBLAS rounds
- * differently (relative differences ~1e-7); nothing else changes. 1×1 stride-1 convolutions
+ *   - col2im is split over channels of dinp;
+ *   - except the Winograd filter gradient (wino_dw): each thread sums its own tile blocks, and
+ *     the per-thread sums are added in thread order.
+ * A repeated call gives bit-identical results. With a different thread count the GEMMs are cut
+ * into different pieces, which OpenBLAS rounds differently, and the Winograd filter gradient
+ * groups its sums differently (relative differences ~1e-7); nothing else changes. 1×1 stride-1 convolutions
  * skip im2col: the input images are already the column matrix. Same-size stride-1 convolutions
  * (3×3 pad 1) of 16+ input channels skip im2col too: K*K shifted GEMMs over a zero-padded copy
  * of the input (see "Same-size stride-1 convolution" below).
@@ -750,7 +752,7 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Winograd F(2×2, 3×3): 3×3 stride-1 pad-1 convolutions of 16+ channels (forward, dinp)      */
+/* Winograd F(2×2, 3×3): 3×3 stride-1 pad-1 convolutions of 16+ channels (out, dinp, dw)      */
 /*
  * Every 2×2 output tile is computed from the 4×4 input patch around it (Lavin & Gray 2016):
  *   Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
@@ -761,13 +763,13 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
  * all the tiles of a block's rows of one plane (see wino_input_rows), or over one row of tiles on
  * wide images. Tiles are processed in blocks of whole tile rows (the block size depends on the
  * shapes only); each block is done start to end by one thread with its own scratch slot, so
- * results do not depend on the thread count. Rounding differs from the direct convolution by a
+ * out and dinp do not depend on the thread count (dw: see wino_dw). Rounding differs from the direct convolution by a
  * few float ulps of the inputs' magnitude (the transforms add and subtract neighbouring pixels).
  * Backward: the input gradient of such a convolution is the same kind of convolution of dout
  * with the flipped, transposed filters (C outputs from OC inputs), so it takes this path too
  * (accumulating into dinp). The filter gradient is the transpose of the forward products: 16
  * GEMMs dU_ξ = Σ_tiles D_ξ · V_ξᵀ reducing over the tiles, D the transformed dout tiles (see
- * wino_dw), then dw += Gᵀ dU G.
+ * wino_dw), then dw += Gᵀ dU G. The dout transform is always phase-split (wino_dout_rows).
  */
 
 #ifndef DRL_CONV_WINO_FLOATS
@@ -778,8 +780,13 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
 #endif
 #define WINO_SLOTS 8 /* scratch slots: at most this many threads share the op */
 #define WINO_ROW_TW 12 /* images of this many tiles per row (W >= 23) transform row by row */
-/* the per-plane transforms are inlined into the width-specialised callers (WINO_BY_WIDTH) */
+#define WINO_DW_SLOTS 4 /* the filter gradient: at most this many threads (see wino_dw) */
+/* the per-plane transforms are inlined into the width-specialised callers (wino_input_plane) */
+#if defined(__GNUC__)
 #define WINO_INLINE static inline __attribute__((always_inline))
+#else
+#define WINO_INLINE static inline
+#endif
 
 /* Small batches keep the direct path: their few tile blocks would not feed every thread, and the
  * filter transform would not be amortised. */
@@ -817,11 +824,11 @@ static size_t wino_work(int B, int C, int H, int W, int OC) {
     return 16 * (size_t)OC * C + slots * q.slot;
 }
 
-/* The filter gradient: per thread slot, dU (16, OC, C) and a slot of the forward's layout
- * (V, D in place of M, transform scratch) for blocks of the larger DW budget. */
+/* The filter gradient: per thread slot (at most WINO_DW_SLOTS), dU (16, OC, C) and a slot of the
+ * forward's layout (V, D in place of M, transform scratch) for blocks of the larger DW budget. */
 static size_t wino_dw_work(int B, int C, int H, int W, int OC) {
     const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_DW_FLOATS);
-    const size_t slots = q.nblk < WINO_SLOTS ? (size_t)q.nblk : WINO_SLOTS;
+    const size_t slots = q.nblk < WINO_DW_SLOTS ? (size_t)q.nblk : WINO_DW_SLOTS;
     return slots * (16 * (size_t)OC * C + q.slot);
 }
 
@@ -1024,42 +1031,50 @@ WINO_INLINE void wino_output_rows(float *plane, const float *M, size_t mstride, 
     }
 }
 
-/* Tile rows [ty0, ty1) of one plane: row by row on wide images, else phase-split. The widths
- * of the model's layers (7, 14, 28) get their own copies with the width a constant, so that the
+/* Tile rows [ty0, ty1) of one plane: row by row on wide images, else phase-split. */
+WINO_INLINE void wino_input_plane_w(float *V, size_t cstride, const float *plane, int H, int W,
+                                    int ty0, int ty1, float *q) {
+    const int TW = (W + 1) / 2;
+    if (TW >= WINO_ROW_TW)
+        for (int ty = ty0; ty < ty1; ty++)
+            wino_input_row(V + (size_t)(ty - ty0) * TW, cstride, plane, H, W, TW, ty, q);
+    else
+        wino_input_rows(V, cstride, plane, H, W, TW, ty0, ty1, q);
+}
+
+WINO_INLINE void wino_output_plane_w(float *plane, const float *M, size_t mstride, float bias,
+                                     int H, int W, int ty0, int ty1, int acc, float *q) {
+    const int TW = (W + 1) / 2;
+    if (TW >= WINO_ROW_TW)
+        for (int ty = ty0; ty < ty1; ty++)
+            wino_output_row(plane, M + (size_t)(ty - ty0) * TW, mstride, bias, H, W, TW, ty, acc,
+                            q);
+    else
+        wino_output_rows(plane, M, mstride, bias, H, W, TW, ty0, ty1, acc, q);
+}
+
+/* The same for each of the model's widths (7, 14, 28) with the width a constant, so that the
  * short per-row loops unroll (bench_conv, batch 64, 1 thread, three alternating runs: forward
  * of the 7×7 layer 119-131 vs 105-111 GFLOP/s-eq, 14×14 132-140 vs 113-119, 28×28 108-112 vs
  * 82-98, with the width a variable). */
-#define WINO_BY_WIDTH(W, call_w)                                                                   \
-    switch (W) {                                                                                   \
-    case 7: call_w(7); break;                                                                      \
-    case 14: call_w(14); break;                                                                    \
-    case 28: call_w(28); break;                                                                    \
-    default: call_w(W);                                                                            \
+static void wino_input_plane(float *V, size_t cstride, const float *plane, int H, int W, int ty0,
+                             int ty1, float *q) {
+    switch (W) {
+    case 7: wino_input_plane_w(V, cstride, plane, H, 7, ty0, ty1, q); break;
+    case 14: wino_input_plane_w(V, cstride, plane, H, 14, ty0, ty1, q); break;
+    case 28: wino_input_plane_w(V, cstride, plane, H, 28, ty0, ty1, q); break;
+    default: wino_input_plane_w(V, cstride, plane, H, W, ty0, ty1, q);
     }
-
-static void wino_input_plane(float *V, size_t cstride, const float *plane, int H, int W, int TW,
-                             int ty0, int ty1, float *q) {
-#define IN_W(w)                                                                                    \
-    if ((w + 1) / 2 >= WINO_ROW_TW)                                                                \
-        for (int ty = ty0; ty < ty1; ty++)                                                         \
-            wino_input_row(V + (size_t)(ty - ty0) * TW, cstride, plane, H, w, (w + 1) / 2, ty, q); \
-    else                                                                                           \
-        wino_input_rows(V, cstride, plane, H, w, (w + 1) / 2, ty0, ty1, q)
-    WINO_BY_WIDTH(W, IN_W)
-#undef IN_W
 }
 
 static void wino_output_plane(float *plane, const float *M, size_t mstride, float bias, int H,
-                              int W, int TW, int ty0, int ty1, int acc, float *q) {
-#define OUT_W(w)                                                                                   \
-    if ((w + 1) / 2 >= WINO_ROW_TW)                                                                \
-        for (int ty = ty0; ty < ty1; ty++)                                                         \
-            wino_output_row(plane, M + (size_t)(ty - ty0) * TW, mstride, bias, H, w, (w + 1) / 2,  \
-                            ty, acc, q);                                                           \
-    else                                                                                           \
-        wino_output_rows(plane, M, mstride, bias, H, w, (w + 1) / 2, ty0, ty1, acc, q)
-    WINO_BY_WIDTH(W, OUT_W)
-#undef OUT_W
+                              int W, int ty0, int ty1, int acc, float *q) {
+    switch (W) {
+    case 7: wino_output_plane_w(plane, M, mstride, bias, H, 7, ty0, ty1, acc, q); break;
+    case 14: wino_output_plane_w(plane, M, mstride, bias, H, 14, ty0, ty1, acc, q); break;
+    case 28: wino_output_plane_w(plane, M, mstride, bias, H, 28, ty0, ty1, acc, q); break;
+    default: wino_output_plane_w(plane, M, mstride, bias, H, W, ty0, ty1, acc, q);
+    }
 }
 
 /* V (16, C, n) of a block: the input transforms of the n = (r1 - r0)*TW tiles of tile rows
@@ -1073,7 +1088,7 @@ static void wino_block_input(float *V, const float *inp, const wino_plan *q, int
         for (int c = 0; c < C; c++) {
             float *vc = V + (size_t)c * n + (size_t)(r - r0) * TW;
             const float *plane = inp + ((size_t)b * C + c) * HW;
-            wino_input_plane(vc, (size_t)C * n, plane, H, W, TW, ty0, ty1, qb);
+            wino_input_plane(vc, (size_t)C * n, plane, H, W, ty0, ty1, qb);
         }
         r += ty1 - ty0;
     }
@@ -1112,7 +1127,7 @@ static void wino_forward(float *out, const float *inp, const float *w, const flo
                     float *plane = out + ((size_t)b * OC + oc) * HW;
                     const float *mo = M + (size_t)oc * n + (size_t)(r - r0) * TW;
                     const float bo = bias ? bias[oc] : 0.0f;
-                    wino_output_plane(plane, mo, (size_t)OC * n, bo, H, W, TW, ty0, ty1, acc, qb);
+                    wino_output_plane(plane, mo, (size_t)OC * n, bo, H, W, ty0, ty1, acc, qb);
                 }
                 r += ty1 - ty0;
             }
@@ -1165,25 +1180,31 @@ WINO_INLINE void wino_dout_rows(float *D, size_t dstride, const float *plane, in
     }
 }
 
+/* wino_dout_rows for each of the model's widths with the width a constant (as above). */
 static void wino_dout_plane(float *D, size_t dstride, const float *plane, int H, int W, int ty0,
                             int ty1, float *q) {
-#define D_W(w) wino_dout_rows(D, dstride, plane, H, w, (w + 1) / 2, ty0, ty1, q)
-    WINO_BY_WIDTH(W, D_W)
-#undef D_W
+    switch (W) {
+    case 7: wino_dout_rows(D, dstride, plane, H, 7, 4, ty0, ty1, q); break;
+    case 14: wino_dout_rows(D, dstride, plane, H, 14, 7, ty0, ty1, q); break;
+    case 28: wino_dout_rows(D, dstride, plane, H, 28, 14, ty0, ty1, q); break;
+    default: wino_dout_rows(D, dstride, plane, H, W, (W + 1) / 2, ty0, ty1, q);
+    }
 }
 
 /* dw (OC, C, 3, 3) += the filter gradient of conv3x3(inp (B, C, H, W)) for dout (B, OC, H, W).
  * Each thread sums the products of its own blocks (assigned blk = t, t + nt, ...) into its own
  * dU slot; the slots are then added in thread order and transformed back, split over output
  * channels. A repeated call gives bit-identical results; another thread count adds the blocks
- * in other groups (float rounding). Work: wino_dw_work. */
+ * in other groups (float rounding, ~1e-7 relative). The partial sums cost 16·OC·C floats per
+ * thread, so at most WINO_DW_SLOTS threads take part (drl train's data-parallel shards call
+ * every op inside their own thread, where this runs on one). Work: wino_dw_work. */
 static void wino_dw(float *dw, const float *dout, const float *inp, float *work, int B, int C,
                     int H, int W, int OC) {
     const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_DW_FLOATS);
     const int TH = q.TH, TW = q.TW, rb = q.rb, rows = q.rows, nblk = q.nblk, NT = q.NT;
     const size_t HW = (size_t)H * W, un = 16 * (size_t)OC * C, slot = un + q.slot;
     int T = drl_threads_team(9.0 * B * HW * OC * C, PAR_MIN_FLOPS);
-    if (T > WINO_SLOTS) T = WINO_SLOTS;
+    if (T > WINO_DW_SLOTS) T = WINO_DW_SLOTS;
     if (T > nblk) T = nblk;
 #pragma omp parallel num_threads(T)
     {
