@@ -205,6 +205,19 @@ START_TEST(test_conv_backward_reference) {
 }
 END_TEST
 
+/* dL/dx[i] of L = sum(out * Rp) by central differences, x one of c's input, weights, bias. */
+static float central_diff(conv_case *c, float *x, size_t i, const float *Rp, float eps) {
+    const float x0 = x[i];
+    x[i] = x0 + eps;
+    fwd(c, c->inp, c->w, c->b, c->out);
+    const double lp = proj_loss(c->out, Rp, c->no);
+    x[i] = x0 - eps;
+    fwd(c, c->inp, c->w, c->b, c->out);
+    const double lm = proj_loss(c->out, Rp, c->no);
+    x[i] = x0;
+    return (float)((lp - lm) / (2.0 * eps));
+}
+
 /* Central differences of L = sum(out * Rp) for every input, weight and bias element. */
 START_TEST(test_conv_gradcheck) {
     const float eps = 1e-3f;
@@ -221,17 +234,8 @@ START_TEST(test_conv_gradcheck) {
         struct { float *x, *num; size_t n; } vars[3] = {
             {c.inp, ni, c.ni}, {c.w, nw, c.nw}, {c.b, nb, (size_t)c.s.OC}};
         for (int v = 0; v < 3; v++) {
-            for (size_t i = 0; i < vars[v].n; i++) {
-                const float x0 = vars[v].x[i];
-                vars[v].x[i] = x0 + eps;
-                fwd(&c, c.inp, c.w, c.b, c.out);
-                const double lp = proj_loss(c.out, Rp, c.no);
-                vars[v].x[i] = x0 - eps;
-                fwd(&c, c.inp, c.w, c.b, c.out);
-                const double lm = proj_loss(c.out, Rp, c.no);
-                vars[v].x[i] = x0;
-                vars[v].num[i] = (float)((lp - lm) / (2.0 * eps));
-            }
+            for (size_t i = 0; i < vars[v].n; i++)
+                vars[v].num[i] = central_diff(&c, vars[v].x, i, Rp, eps);
         }
         const double e[3] = {drl_max_rel_diff(gi, ni, c.ni), drl_max_rel_diff(gw, nw, c.nw),
                              drl_max_rel_diff(gb, nb, (size_t)c.s.OC)};
@@ -275,15 +279,7 @@ START_TEST(test_conv_gradcheck_winograd) {
             for (size_t s = 0; s < m; s++) {
                 const size_t i =
                     v == 2 ? s : (size_t)(drl_rng_uniform(&r) * (double)vars[v].n) % vars[v].n;
-                const float x0 = vars[v].x[i];
-                vars[v].x[i] = x0 + eps;
-                fwd(&c, c.inp, c.w, c.b, c.out);
-                const double lp = proj_loss(c.out, Rp, c.no);
-                vars[v].x[i] = x0 - eps;
-                fwd(&c, c.inp, c.w, c.b, c.out);
-                const double lm = proj_loss(c.out, Rp, c.no);
-                vars[v].x[i] = x0;
-                num[s] = (float)((lp - lm) / (2.0 * eps));
+                num[s] = central_diff(&c, vars[v].x, i, Rp, eps);
                 ana[s] = vars[v].g[i];
             }
             printf("conv gradcheck winograd shape %zu: max rel err %s %.2e\n", k, vars[v].name,
