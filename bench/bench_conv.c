@@ -2,7 +2,9 @@
  * M = OC, N = B*OH*OW, K = C*K*K, on the convolution shapes of the encoder and U-Net.
  *
  * Usage: bench_conv [--threads N] [--reps N] [--batch B]   (default: B = 64 and 256, 5 rounds)
- * Backward counts both products (dw and dinp): 4*M*N*K flops against 2*M*N*K for forward.
+ * Backward counts both products (dw and dinp): 4*M*N*K flops against 2*M*N*K for forward;
+ * except for the first layers ("in", whose input is the data), where it runs as in the models:
+ * dw and db only (dinp = NULL), 2*M*N*K flops.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,16 +19,17 @@
 typedef struct {
     const char *name;
     int C, H, OC, K, stride, pad;
+    int first; /* the input is data: backward computes no dinp (encoder.c, unet.c) */
 } shape;
 
 static const shape SHAPES[] = {
-    {"in 1->32 28", 1, 28, 32, 3, 1, 1},       {"32->32 28", 32, 28, 32, 3, 1, 1},
-    {"down 32->64 s2 28", 32, 28, 64, 3, 2, 1}, {"64->64 14", 64, 14, 64, 3, 1, 1},
-    {"down 64->128 s2 14", 64, 14, 128, 3, 2, 1}, {"128->128 7", 128, 7, 128, 3, 1, 1},
-    {"up 256->128 7", 256, 7, 128, 3, 1, 1},    {"up 128->64 14", 128, 14, 64, 3, 1, 1},
-    {"up 64->32 28", 64, 28, 32, 3, 1, 1},      {"out 32->1 28", 32, 28, 1, 3, 1, 1},
-    {"skip1x1 64->32 28", 64, 28, 32, 1, 1, 0}, {"skip1x1 128->64 14", 128, 14, 64, 1, 1, 0},
-    {"skip1x1 256->128 7", 256, 7, 128, 1, 1, 0},
+    {"in 1->32 28 (dw only)", 1, 28, 32, 3, 1, 1, 1}, {"32->32 28", 32, 28, 32, 3, 1, 1, 0},
+    {"down 32->64 s2 28", 32, 28, 64, 3, 2, 1, 0}, {"64->64 14", 64, 14, 64, 3, 1, 1, 0},
+    {"down 64->128 s2 14", 64, 14, 128, 3, 2, 1, 0}, {"128->128 7", 128, 7, 128, 3, 1, 1, 0},
+    {"up 256->128 7", 256, 7, 128, 3, 1, 1, 0},    {"up 128->64 14", 128, 14, 64, 3, 1, 1, 0},
+    {"up 64->32 28", 64, 28, 32, 3, 1, 1, 0},      {"out 32->1 28", 32, 28, 1, 3, 1, 1, 0},
+    {"skip1x1 64->32 28", 64, 28, 32, 1, 1, 0, 0}, {"skip1x1 128->64 14", 128, 14, 64, 1, 1, 0, 0},
+    {"skip1x1 256->128 7", 256, 7, 128, 1, 1, 0, 0},
 };
 
 static double now(void) {
@@ -88,14 +91,15 @@ static void run(const shape *s, int B, int reps) {
         }
         for (int k = 0; k < 2; k++) {
             double t0 = now();
-            drl_conv2d_backward(dinp, dw, db, dout, inp, w, work, B, C, H, W, OC, K, s->stride,
-                                s->pad);
+            drl_conv2d_backward(s->first ? NULL : dinp, dw, db, dout, inp, w, work, B, C, H, W,
+                                OC, K, s->stride, s->pad);
             double t = now() - t0;
             if (t < tb) tb = t;
         }
     }
-    const double gg = flops / tg * 1e-9, gf = flops / tf * 1e-9, gbw = 2.0 * flops / tb * 1e-9;
-    printf("%-20s B=%-3d M=%-4zu N=%-7zu K=%-5zu  sgemm %6.1f  fwd %6.1f (%4.0f%%)  bwd %6.1f "
+    const double gg = flops / tg * 1e-9, gf = flops / tf * 1e-9;
+    const double gbw = (s->first ? 1.0 : 2.0) * flops / tb * 1e-9;
+    printf("%-22s B=%-3d M=%-4zu N=%-7zu K=%-5zu  sgemm %6.1f  fwd %6.1f (%4.0f%%)  bwd %6.1f "
            "(%4.0f%%)\n",
            s->name, B, M, N, KK, gg, gf, 100.0 * gf / gg, gbw, 100.0 * gbw / gg);
     fflush(stdout);

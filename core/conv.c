@@ -68,6 +68,8 @@
 #define PAR_MIN_FLOPS 200000.0
 /* Below this many floats an OpenMP data loop runs on the calling thread only. */
 #define PAR_MIN 16384
+/* Scratch slots of the few-channel filter gradient: at most this many threads share it. */
+#define DIRECT_DW_SLOTS 8
 
 /* 0 when the kernel does not fit (or for a nonsensical K / stride): ops then do nothing. */
 /* One output row from a GEMM result: d += s (backward accumulation), or d = s + bias. */
@@ -193,6 +195,8 @@ static conv_plan plan_make(int B, int C, int H, int W, int OC, int K, int stride
  * slot layout for blocks planned with the DW budget. */
 static size_t wino_work(int B, int C, int H, int W, int OC);
 static size_t wino_dw_work(int B, int C, int H, int W, int OC);
+static int use_direct_dw(int C, int K, int stride, int pad);
+static size_t direct_dw_floats(int C, int H, int W, int OC, int K, int pad);
 static int use_winograd(int B, int C, int OC, int K, int stride, int pad);
 
 static size_t work_needed(int B, int C, int H, int W, int OC, int K, int stride, int pad) {
@@ -205,6 +209,8 @@ static size_t work_needed(int B, int C, int H, int W, int OC, int K, int stride,
     } else {
         n = p.wt_n + (size_t)p.Bc * (p.col_per + p.mat_per);
     }
+    if (!p.shifted && use_direct_dw(C, K, stride, pad))
+        n = max_sz(n, DIRECT_DW_SLOTS * direct_dw_floats(C, H, W, OC, K, pad));
     if (use_winograd(B, C, OC, K, stride, pad)) {
         n = max_sz(n, wino_work(B, C, H, W, OC));
         /* backward dinp: flipped filters (C, OC, 3, 3) + the Winograd work of OC -> C */
@@ -546,10 +552,11 @@ static void conv_backward(const conv_plan *p, float *dinp, float *dw, const floa
                     for (int i = 0; i < OW; i++) d[i] = s[i];
                 }
             }
-            im2col_rows(col, N, inp + (size_t)b0 * C * p->HW, C, p->H, p->W, K, p->stride, p->pad,
-                        OH, OW, q0, q1);
+            if (dw)
+                im2col_rows(col, N, inp + (size_t)b0 * C * p->HW, C, p->H, p->W, K, p->stride,
+                            p->pad, OH, OW, q0, q1);
 #pragma omp barrier
-            if (r1 > r0)
+            if (dw && r1 > r0)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, r1 - r0, (int)N, 1.0f, mat,
                             (int)N, col + (size_t)r0 * N, (int)N, 1.0f, dw + r0, R);
             if (dinp) {
@@ -1312,10 +1319,90 @@ static void bias_grad(float *db, const float *dout, int B, int OC, size_t HW) {
         for (int b = 0; b < B; b++) {
             const float *g = dout + ((size_t)b * OC + oc) * HW;
             float t = 0.0f;
+#pragma omp simd reduction(+ : t)
             for (size_t p = 0; p < HW; p++) t += g[p];
             s += t;
         }
         db[oc] += (float)s;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Filter gradient of same-size stride-1 convolutions of few input channels (the first layer)  */
+/*
+ * With C < 16 (1 for an image's first layer) the GEMM of the im2col path is dw (OC, C*K*K) +=
+ * dmat (OC, pixels) · col^T: a K*K*C-column result reducing over all the pixels of the batch,
+ * which OpenBLAS runs at ~9 GFLOP/s. Instead, each of the K*K*C*OC sums runs as one vector dot
+ * product per image over a padded plane: dout with its rows at the pitch Wp = W + 2*pad (zeros
+ * in the extra columns) against the zero-padded input plane shifted by kh*Wp + kw.
+ */
+static int use_direct_dw(int C, int K, int stride, int pad) {
+    return C < 16 && K % 2 == 1 && stride == 1 && 2 * pad == K - 1;
+}
+
+/* Per thread: C padded input planes, one padded dout plane, and the thread's sums. */
+static size_t direct_dw_floats(int C, int H, int W, int OC, int K, int pad) {
+    const size_t Wp = (size_t)W + 2 * pad;
+    return (size_t)C * ((H + 2 * (size_t)pad) * Wp + 2 * (size_t)pad) + (size_t)H * Wp +
+           (size_t)OC * C * K * K;
+}
+
+static void direct_dw(float *dw, const float *dout, const float *inp, float *work, int B, int C,
+                      int H, int W, int OC, int K, int pad) {
+    const int Wp = W + 2 * pad, KK = K * K, n = H * Wp;
+    const size_t HW = (size_t)H * W, xs = (size_t)(H + 2 * pad) * Wp + 2 * (size_t)pad;
+    const size_t per = direct_dw_floats(C, H, W, OC, K, pad);
+    int T = drl_threads_team(2.0 * B * HW * OC * C * KK, PAR_MIN_FLOPS);
+    if (T > DIRECT_DW_SLOTS) T = DIRECT_DW_SLOTS;
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int o0, o1;
+        drl_threads_split(OC, t, nt, &o0, &o1);
+        float *X = work + (size_t)t * per, *G = X + (size_t)C * xs, *acc = G + n;
+        fill_zero(acc, (size_t)(o1 - o0) * C * KK);
+        for (int b = 0; b < B && o1 > o0; b++) {
+            for (int c = 0; c < C; c++) { /* zero-padded input planes, pitch Wp */
+                float *x = X + (size_t)c * xs;
+                fill_zero(x, xs);
+                for (int h = 0; h < H; h++)
+                    copy(x + (size_t)(h + pad) * Wp + pad, inp + ((size_t)b * C + c) * HW + (size_t)h * W,
+                         (size_t)W);
+            }
+            for (int oc = o0; oc < o1; oc++) {
+                fill_zero(G, (size_t)n);
+                for (int h = 0; h < H; h++)
+                    copy(G + (size_t)h * Wp, dout + ((size_t)b * OC + oc) * HW + (size_t)h * W, (size_t)W);
+                for (int c = 0; c < C; c++) {
+                    float *a = acc + ((size_t)(oc - o0) * C + c) * KK;
+                    const float *x = X + (size_t)c * xs;
+                    if (K == 3) { /* nine independent sums in one pass (not one latency chain) */
+                        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0;
+                        const float *x1 = x + Wp, *x2 = x + 2 * Wp;
+#pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7, s8)
+                        for (int q = 0; q < n; q++) {
+                            const float g = G[q];
+                            s0 += g * x[q], s1 += g * x[q + 1], s2 += g * x[q + 2];
+                            s3 += g * x1[q], s4 += g * x1[q + 1], s5 += g * x1[q + 2];
+                            s6 += g * x2[q], s7 += g * x2[q + 1], s8 += g * x2[q + 2];
+                        }
+                        a[0] += s0, a[1] += s1, a[2] += s2, a[3] += s3, a[4] += s4;
+                        a[5] += s5, a[6] += s6, a[7] += s7, a[8] += s8;
+                        continue;
+                    }
+                    for (int k = 0; k < KK; k++) {
+                        const float *xk = x + (size_t)(k / K) * Wp + k % K;
+                        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+                        for (int q = 0; q < n; q++) sum += G[q] * xk[q];
+                        a[k] += sum;
+                    }
+                }
+            }
+        }
+        for (int oc = o0; oc < o1; oc++)
+            for (size_t i = 0; i < (size_t)C * KK; i++)
+                dw[(size_t)oc * C * KK + i] += acc[(size_t)(oc - o0) * C * KK + i];
     }
 }
 
@@ -1360,6 +1447,9 @@ void drl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, c
         }
     } else if (p.shifted) {
         shifted_backward(&p, dinp, dw, dout, inp, w, work);
+    } else if (use_direct_dw(C, K, stride, pad)) {
+        if (dw) direct_dw(dw, dout, inp, work, B, C, H, W, OC, K, pad);
+        if (dinp) conv_backward(&p, dinp, NULL, dout, inp, w, work);
     } else {
         conv_backward(&p, dinp, dw, dout, inp, w, work);
     }
