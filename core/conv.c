@@ -196,7 +196,7 @@ static conv_plan plan_make(int B, int C, int H, int W, int OC, int K, int stride
 static size_t wino_work(int B, int C, int H, int W, int OC);
 static size_t wino_dw_work(int B, int C, int H, int W, int OC);
 static int use_direct_dw(int C, int K, int stride, int pad);
-static size_t direct_dw_floats(int C, int H, int W, int OC, int K, int pad);
+static size_t direct_dw_floats(int B, int C, int H, int W, int OC, int K, int pad);
 static int use_winograd(int B, int C, int OC, int K, int stride, int pad);
 
 static size_t work_needed(int B, int C, int H, int W, int OC, int K, int stride, int pad) {
@@ -210,7 +210,7 @@ static size_t work_needed(int B, int C, int H, int W, int OC, int K, int stride,
         n = p.wt_n + (size_t)p.Bc * (p.col_per + p.mat_per);
     }
     if (!p.shifted && use_direct_dw(C, K, stride, pad))
-        n = max_sz(n, DIRECT_DW_SLOTS * direct_dw_floats(C, H, W, OC, K, pad));
+        n = max_sz(n, direct_dw_floats(B, C, H, W, OC, K, pad));
     if (use_winograd(B, C, OC, K, stride, pad)) {
         n = max_sz(n, wino_work(B, C, H, W, OC));
         /* backward dinp: flipped filters (C, OC, 3, 3) + the Winograd work of OC -> C */
@@ -1332,52 +1332,59 @@ static void bias_grad(float *db, const float *dout, int B, int OC, size_t HW) {
 /*
  * With C < 16 (1 for an image's first layer) the GEMM of the im2col path is dw (OC, C*K*K) +=
  * dmat (OC, pixels) · col^T: a K*K*C-column result reducing over all the pixels of the batch,
- * which OpenBLAS runs at ~9 GFLOP/s. Instead, each of the K*K*C*OC sums runs as one vector dot
- * product per image over a padded plane: dout with its rows at the pitch Wp = W + 2*pad (zeros
- * in the extra columns) against the zero-padded input plane shifted by kh*Wp + kw.
+ * which OpenBLAS runs at ~9 GFLOP/s. Instead, input and dout are packed as for the shifted-GEMM
+ * path (pack_padded: chunks of images on a zero-padded grid of pitch Wp = W + pad) and each of
+ * the K*K*C*OC sums is one vector dot product per chunk between the dout grid and the input grid
+ * shifted by the tap — the products shifted_backward hands to OpenBLAS, as plain loops.
  */
 static int use_direct_dw(int C, int K, int stride, int pad) {
     return C < 16 && K % 2 == 1 && stride == 1 && 2 * pad == K - 1;
 }
 
-/* Per thread: C padded input planes, one padded dout plane, and the thread's sums. */
-static size_t direct_dw_floats(int C, int H, int W, int OC, int K, int pad) {
-    const size_t Wp = (size_t)W + 2 * pad;
-    return (size_t)C * ((H + 2 * (size_t)pad) * Wp + 2 * (size_t)pad) + (size_t)H * Wp +
-           (size_t)OC * C * K * K;
+/* Images per chunk: their padded input and dout planes in about 2^17 floats. */
+static int direct_dw_chunk(int B, int C, int H, int W, int OC, int pad) {
+    const size_t S = (size_t)(H + pad) * (W + pad), n = ((size_t)1 << 17) / (S * ((size_t)C + OC));
+    return n < 1 ? 1 : n > (size_t)B ? B : (int)n;
+}
+
+/* Padded input and dout of one chunk, and each thread's sums (at most DIRECT_DW_SLOTS). */
+static size_t direct_dw_floats(int B, int C, int H, int W, int OC, int K, int pad) {
+    const int nb = direct_dw_chunk(B, C, H, W, OC, pad);
+    const size_t L = padded_len(nb, (size_t)(H + pad) * (W + pad), W + pad, pad);
+    return L * ((size_t)C + OC) + DIRECT_DW_SLOTS * (size_t)OC * C * K * K;
 }
 
 static void direct_dw(float *dw, const float *dout, const float *inp, float *work, int B, int C,
                       int H, int W, int OC, int K, int pad) {
-    const int Wp = W + 2 * pad, KK = K * K, n = H * Wp;
-    const size_t HW = (size_t)H * W, xs = (size_t)(H + 2 * pad) * Wp + 2 * (size_t)pad;
-    const size_t per = direct_dw_floats(C, H, W, OC, K, pad);
+    const int Wp = W + pad, Hs = H + pad, KK = K * K, Bc = direct_dw_chunk(B, C, H, W, OC, pad);
+    const size_t HW = (size_t)H * W, S = (size_t)Hs * Wp, Lmax = padded_len(Bc, S, Wp, pad);
+    const size_t gofs = (size_t)pad * Wp + pad; /* grid position 0 in the padded dout */
+    float *X = work, *Gp = X + Lmax * C, *sums = Gp + Lmax * OC;
     int T = drl_threads_team(2.0 * B * HW * OC * C * KK, PAR_MIN_FLOPS);
     if (T > DIRECT_DW_SLOTS) T = DIRECT_DW_SLOTS;
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        int o0, o1;
+        int o0, o1, c0, c1;
         drl_threads_split(OC, t, nt, &o0, &o1);
-        float *X = work + (size_t)t * per, *G = X + (size_t)C * xs, *acc = G + n;
+        drl_threads_split(C, t, nt, &c0, &c1);
+        float *acc = sums + (size_t)t * OC * C * KK; /* this thread's (o1 - o0, C, KK) */
         fill_zero(acc, (size_t)(o1 - o0) * C * KK);
-        for (int b = 0; b < B && o1 > o0; b++) {
-            for (int c = 0; c < C; c++) { /* zero-padded input planes, pitch Wp */
-                float *x = X + (size_t)c * xs;
-                fill_zero(x, xs);
-                for (int h = 0; h < H; h++)
-                    copy(x + (size_t)(h + pad) * Wp + pad, inp + ((size_t)b * C + c) * HW + (size_t)h * W,
-                         (size_t)W);
-            }
+        for (int b0 = 0; b0 < B; b0 += Bc) {
+            const int nb = B - b0 < Bc ? B - b0 : Bc;
+            const size_t L = padded_len(nb, S, Wp, pad);
+            const int n = ((nb - 1) * Hs + H) * Wp; /* grid positions of the chunk */
+            pack_padded(X, L, inp + (size_t)b0 * C * HW, nb, C, H, W, pad, c0, c1);
+            pack_padded(Gp, L, dout + (size_t)b0 * OC * HW, nb, OC, H, W, pad, o0, o1);
+#pragma omp barrier
             for (int oc = o0; oc < o1; oc++) {
-                fill_zero(G, (size_t)n);
-                for (int h = 0; h < H; h++)
-                    copy(G + (size_t)h * Wp, dout + ((size_t)b * OC + oc) * HW + (size_t)h * W, (size_t)W);
+                const float *G = Gp + (size_t)oc * L + gofs;
                 for (int c = 0; c < C; c++) {
                     float *a = acc + ((size_t)(oc - o0) * C + c) * KK;
-                    const float *x = X + (size_t)c * xs;
+                    const float *x = X + (size_t)c * L;
                     if (K == 3) { /* nine independent sums in one pass (not one latency chain) */
-                        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0;
+                        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+                        float s8 = 0;
                         const float *x1 = x + Wp, *x2 = x + 2 * Wp;
 #pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7, s8)
                         for (int q = 0; q < n; q++) {
@@ -1399,6 +1406,7 @@ static void direct_dw(float *dw, const float *dout, const float *inp, float *wor
                     }
                 }
             }
+#pragma omp barrier
         }
         for (int oc = o0; oc < o1; oc++)
             for (size_t i = 0; i < (size_t)C * KK; i++)
