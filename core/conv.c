@@ -21,6 +21,8 @@
  *     a forward chunk of one small image (batch 1) splits its GEMM by output channels instead;
  *   - the dw GEMM is split over its R columns: each dw element is one full dot product;
  *   - col2im is split over channels of dinp;
+ *   - the filter gradient of few-channel same-size convolutions (direct_dw) is split over
+ *     output channels;
  *   - except the Winograd filter gradient (wino_dw): each thread sums its own tile blocks, and
  *     the per-thread sums are added in thread order.
  * A repeated call gives bit-identical results. With a different thread count the GEMMs are cut
@@ -28,7 +30,8 @@
  * groups its sums differently (relative differences ~1e-7); nothing else changes. 1×1 stride-1 convolutions
  * skip im2col: the input images are already the column matrix. Same-size stride-1 convolutions
  * (3×3 pad 1) of 16+ input channels skip im2col too: K*K shifted GEMMs over a zero-padded copy
- * of the input (see "Same-size stride-1 convolution" below).
+ * of the input (see "Same-size stride-1 convolution" below); with fewer input channels their
+ * filter gradient is computed as plain dot products over that padded layout (direct_dw).
  */
 #include "conv.h"
 
