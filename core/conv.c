@@ -27,8 +27,9 @@
  *     the per-thread sums are added in thread order.
  * A repeated call gives bit-identical results. With a different thread count the GEMMs are cut
  * into different pieces, which OpenBLAS rounds differently, and the Winograd filter gradient
- * groups its sums differently (relative differences ~1e-7); nothing else changes. 1×1 stride-1 convolutions
- * skip im2col: the input images are already the column matrix. Same-size stride-1 convolutions
+ * groups its sums differently (relative differences ~1e-7); nothing else changes.
+ * 1×1 stride-1 convolutions skip im2col: the input images are already the column matrix.
+ * Same-size stride-1 convolutions
  * (3×3 pad 1) of 16+ input channels skip im2col too: K*K shifted GEMMs over a zero-padded copy
  * of the input (see "Same-size stride-1 convolution" below); with fewer input channels their
  * filter gradient is computed as plain dot products over that padded layout (direct_dw).
@@ -71,8 +72,6 @@
 #define PAR_MIN_FLOPS 200000.0
 /* Below this many floats an OpenMP data loop runs on the calling thread only. */
 #define PAR_MIN 16384
-/* Scratch slots of the few-channel filter gradient: at most this many threads share it. */
-#define DIRECT_DW_SLOTS 8
 
 /* 0 when the kernel does not fit (or for a nonsensical K / stride): ops then do nothing. */
 /* One output row from a GEMM result: d += s (backward accumulation), or d = s + bias. */
@@ -1350,11 +1349,12 @@ static int direct_dw_chunk(int B, int C, int H, int W, int OC, int pad) {
     return n < 1 ? 1 : n > (size_t)B ? B : (int)n;
 }
 
-/* Padded input and dout of one chunk, and each thread's sums (at most DIRECT_DW_SLOTS). */
+/* Padded input and dout of one chunk, and the sums (OC, C, K*K): each thread owns the rows of
+ * its output channels. */
 static size_t direct_dw_floats(int B, int C, int H, int W, int OC, int K, int pad) {
     const int nb = direct_dw_chunk(B, C, H, W, OC, pad);
     const size_t L = padded_len(nb, (size_t)(H + pad) * (W + pad), W + pad, pad);
-    return L * ((size_t)C + OC) + DIRECT_DW_SLOTS * (size_t)OC * C * K * K;
+    return L * ((size_t)C + OC) + (size_t)OC * C * K * K;
 }
 
 static void direct_dw(float *dw, const float *dout, const float *inp, float *work, int B, int C,
@@ -1363,15 +1363,14 @@ static void direct_dw(float *dw, const float *dout, const float *inp, float *wor
     const size_t HW = (size_t)H * W, S = (size_t)Hs * Wp, Lmax = padded_len(Bc, S, Wp, pad);
     const size_t gofs = (size_t)pad * Wp + pad; /* grid position 0 in the padded dout */
     float *X = work, *Gp = X + Lmax * C, *sums = Gp + Lmax * OC;
-    int T = drl_threads_team(2.0 * B * HW * OC * C * KK, PAR_MIN_FLOPS);
-    if (T > DIRECT_DW_SLOTS) T = DIRECT_DW_SLOTS;
+    const int T = drl_threads_team(2.0 * B * HW * OC * C * KK, PAR_MIN_FLOPS);
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int o0, o1, c0, c1;
         drl_threads_split(OC, t, nt, &o0, &o1);
         drl_threads_split(C, t, nt, &c0, &c1);
-        float *acc = sums + (size_t)t * OC * C * KK; /* this thread's (o1 - o0, C, KK) */
+        float *acc = sums + (size_t)o0 * C * KK; /* this thread's rows (o1 - o0, C, KK) */
         fill_zero(acc, (size_t)(o1 - o0) * C * KK);
         for (int b0 = 0; b0 < B; b0 += Bc) {
             const int nb = B - b0 < Bc ? B - b0 : Bc;
