@@ -34,7 +34,9 @@ int main(int argc, char **argv) {
     drl_err err = {0};
     drl_config cfg = drl_config_defaults();
     drl_model *m = NULL;
-    if (model_path ? drl_model_load(&err, model_path, &m) : drl_model_create(&err, &cfg, 1, &m)) {
+    /* the encoder's filters prepared, as the server and drl encode / eval run it */
+    if ((model_path ? drl_model_load(&err, model_path, &m) : drl_model_create(&err, &cfg, 1, &m)) ||
+        drl_model_prepare(&err, m)) {
         fprintf(stderr, "bench_model: %s\n", err.msg);
         return 1;
     }

@@ -114,6 +114,7 @@ int drl_cli_encode(int argc, char **argv) {
     drl_dataset *ds = NULL;
     float *emb = NULL, *times = NULL;
     int rc = drl_model_load(&err, model_path, &m);
+    if (!rc) rc = drl_model_prepare(&err, m);
     if (!rc) rc = load_inputs(&err, m, inputs, nin, max_n, &ds);
     if (!rc && (ds->C != m->cfg.C || ds->H != m->cfg.H || ds->W != m->cfg.W))
         rc = drl_errf(&err, DRL_EINVAL, "inputs are %dx%dx%d but the model expects %dx%dx%d", ds->C, ds->H, ds->W,

@@ -175,6 +175,7 @@ static int eval_sampling(int argc, char **argv) {
     drl_sampling_model sm = {0};
     drl_sampling_eval_result res;
     int rc = drl_model_load(&err, model_path, &m);
+    if (!rc) rc = drl_model_prepare(&err, m);
     if (!rc && m->cfg.mode != DRL_MODE_DRL) rc = drl_errf(&err, DRL_EINVAL, "%s is an autoencoder-baseline model: it has no score model to sample with", model_path);
     if (!rc) { /* the sampler settings, before the slow part */
         drl_sampler_cfg sc = cfg.sampler;
@@ -280,6 +281,7 @@ int drl_cli_eval(int argc, char **argv) {
     eval_row rows[70];
     int nrows = 0, rc;
     rc = drl_model_load(&err, model_path, &m);
+    if (!rc) rc = drl_model_prepare(&err, m);
     if (!rc) rc = drl_dataset_load_fmnist(&err, "train", max_train, &tr);
     if (!rc) rc = drl_dataset_load_fmnist(&err, "test", max_test, &te);
     if (!rc && (tr->C != m->cfg.C || tr->H != m->cfg.H || tr->W != m->cfg.W))

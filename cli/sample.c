@@ -141,6 +141,7 @@ int drl_cli_sample(int argc, char **argv) {
     drl_err err = {0};
     drl_model *m = NULL;
     int rc = drl_model_load(&err, model_path, &m);
+    if (!rc) rc = drl_model_prepare(&err, m);
     if (!rc && m->cfg.mode != DRL_MODE_DRL) rc = drl_errf(&err, DRL_EINVAL, "%s is an autoencoder-baseline model: it has no score model to sample with", model_path);
     if (!rc && grid && m->cfg.latent_dim != 2)
         rc = drl_errf(&err, DRL_EINVAL, "--latent-grid needs a model with 2-D codes; %s has %d-D codes (train one with --latent-dim 2)",

@@ -10,7 +10,8 @@
  *               accumulates straight into dinp (a large reduction dimension, no col2im);
  *             dinp, stride > 1: dcol (R, N) = w^T · dmat, then dinp += col2im(dcol).
  * 3×3 stride-1 pad-1 convolutions of 16+ channels at batch >= 16 take Winograd F(2×2, 3×3) for
- * out, dinp and dw instead (see "Winograd" below).
+ * out, dinp and dw instead (see "Winograd" below); so does their forward at any batch size when
+ * the caller passes the filters already transformed (drl_conv2d_forward_prepared: inference).
  *
  * Threading. OpenBLAS (pthreads build) parks its worker threads in a spin loop for ~0.1 s after
  * every multi-threaded call; they then fight the OpenMP threads for the cores and both slow down
@@ -24,7 +25,9 @@
  *   - the filter gradient of few-channel same-size convolutions (direct_dw) is split over
  *     output channels;
  *   - except the Winograd filter gradient (wino_dw): each thread sums its own tile blocks, and
- *     the per-thread sums are added in thread order.
+ *     the per-thread sums are added in thread order;
+ *   - a Winograd forward of fewer tile blocks than threads (small batches) splits each block's
+ *     input transforms over channels and its GEMMs and output transforms over output channels.
  * A repeated call gives bit-identical results. With a different thread count the GEMMs are cut
  * into different pieces, which OpenBLAS rounds differently, and the Winograd filter gradient
  * groups its sums differently (relative differences ~1e-7); nothing else changes.
@@ -218,6 +221,8 @@ static size_t work_needed(int B, int C, int H, int W, int OC, int K, int stride,
         /* backward dinp: flipped filters (C, OC, 3, 3) + the Winograd work of OC -> C */
         n = max_sz(n, 9 * (size_t)OC * C + wino_work(B, OC, H, W, C));
         n = max_sz(n, wino_dw_work(B, C, H, W, OC)); /* backward dw */
+    } else if (use_winograd(16, C, OC, K, stride, pad)) {
+        n = max_sz(n, wino_work(B, C, H, W, OC)); /* forward with prepared filters */
     }
     return n;
 }
@@ -772,7 +777,8 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
  * all the tiles of a block's rows of one plane (see wino_input_rows), or over one row of tiles on
  * wide images. Tiles are processed in blocks of whole tile rows (the block size depends on the
  * shapes only); each block is done start to end by one thread with its own scratch slot, so
- * out and dinp do not depend on the thread count (dw: see wino_dw). Rounding differs from the direct convolution by a
+ * out and dinp do not depend on the thread count (dw: see wino_dw), except with fewer blocks than
+ * threads, when the team shares each block (see wino_forward). Rounding differs from the direct convolution by a
  * few float ulps of the inputs' magnitude (the transforms add and subtract neighbouring pixels).
  * Backward: the input gradient of such a convolution is the same kind of convolution of dout
  * with the flipped, transposed filters (C outputs from OC inputs), so it takes this path too
@@ -826,11 +832,12 @@ static wino_plan wino_plan_make(int B, int C, int H, int W, int OC, size_t budge
 }
 
 /* U (16, OC, C) + one (V (16, C, NT), M (16, OC, NT), transform scratch) slot per thread that
- * can run. */
+ * can run, + transform scratch per thread for batches of fewer blocks than threads. */
 static size_t wino_work(int B, int C, int H, int W, int OC) {
     const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_FLOATS);
     const size_t slots = q.nblk < WINO_SLOTS ? (size_t)q.nblk : WINO_SLOTS;
-    return 16 * (size_t)OC * C + slots * q.slot;
+    return 16 * (size_t)OC * C + slots * q.slot +
+           WINO_SLOTS * wino_q_floats(q.rb < q.TH ? q.rb : q.TH, q.TW);
 }
 
 /* The filter gradient: per thread slot (at most WINO_DW_SLOTS), dU (16, OC, C) and a slot of the
@@ -1088,13 +1095,13 @@ static void wino_output_plane(float *plane, const float *M, size_t mstride, floa
 
 /* V (16, C, n) of a block: the input transforms of the n = (r1 - r0)*TW tiles of tile rows
  * [r0, r1) (row r = image*TH + ty) of inp (B, C, H, W), one image at a time. */
-static void wino_block_input(float *V, const float *inp, const wino_plan *q, int C, int H, int W,
-                             int r0, int r1, float *qb) {
+static void wino_block_input(float *V, const float *inp, const wino_plan *q, int C, int c0, int c1,
+                             int H, int W, int r0, int r1, float *qb) {
     const int TH = q->TH, TW = q->TW, n = (r1 - r0) * TW;
     const size_t HW = (size_t)H * W;
     for (int r = r0; r < r1;) {
         const int b = r / TH, ty0 = r % TH, ty1 = ty0 + (r1 - r) < TH ? ty0 + (r1 - r) : TH;
-        for (int c = 0; c < C; c++) {
+        for (int c = c0; c < c1; c++) {
             float *vc = V + (size_t)c * n + (size_t)(r - r0) * TW;
             const float *plane = inp + ((size_t)b * C + c) * HW;
             wino_input_plane(vc, (size_t)C * n, plane, H, W, ty0, ty1, qb);
@@ -1103,42 +1110,73 @@ static void wino_block_input(float *V, const float *inp, const wino_plan *q, int
     }
 }
 
-/* out (B, OC, H, W) = (acc ? out + : ) conv3x3(inp (B, C, H, W), w (OC, C, 3, 3)) + bias. */
-static void wino_forward(float *out, const float *inp, const float *w, const float *bias,
-                         float *work, int B, int C, int H, int W, int OC, int acc) {
+/* Output channels [o0, o1) of a block's products and outputs: M_ξ = U_ξ · V_ξ for the block's
+ * n tiles of tile rows [r0, r1), then the output transforms into out. */
+static void wino_block_output(float *out, float *M, const float *U, const float *V,
+                              const float *bias, const wino_plan *q, int C, int H, int W, int OC,
+                              int o0, int o1, int r0, int r1, int acc, float *qb) {
+    const int TH = q->TH, TW = q->TW, n = (r1 - r0) * TW;
+    const size_t HW = (size_t)H * W;
+    for (int xi = 0; xi < 16; xi++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, o1 - o0, n, C, 1.0f,
+                    U + ((size_t)xi * OC + o0) * C, C, V + (size_t)xi * C * n, n, 0.0f,
+                    M + ((size_t)xi * OC + o0) * n, n);
+    for (int r = r0; r < r1;) {
+        const int b = r / TH, ty0 = r % TH, ty1 = ty0 + (r1 - r) < TH ? ty0 + (r1 - r) : TH;
+        for (int oc = o0; oc < o1; oc++) {
+            float *plane = out + ((size_t)b * OC + oc) * HW;
+            const float *mo = M + (size_t)oc * n + (size_t)(r - r0) * TW;
+            const float bo = bias ? bias[oc] : 0.0f;
+            wino_output_plane(plane, mo, (size_t)OC * n, bo, H, W, ty0, ty1, acc, qb);
+        }
+        r += ty1 - ty0;
+    }
+}
+
+/* out (B, OC, H, W) = (acc ? out + : ) conv3x3(inp (B, C, H, W), w (OC, C, 3, 3)) + bias, with
+ * the filters transformed here into work, or given already transformed in Upre (16, OC, C).
+ * With at least as many tile blocks as threads each block is one thread's; with fewer (small
+ * batches) the team does the blocks one after another, splitting each block's input transforms
+ * over channels and its products and output transforms over output channels. */
+static void wino_forward(float *out, const float *inp, const float *w, const float *Upre,
+                         const float *bias, float *work, int B, int C, int H, int W, int OC,
+                         int acc) {
     const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_FLOATS);
-    const int TH = q.TH, TW = q.TW, rb = q.rb, rows = q.rows, nblk = q.nblk, NT = q.NT;
-    const size_t HW = (size_t)H * W, slot = q.slot;
+    const int rb = q.rb, rows = q.rows, nblk = q.nblk, NT = q.NT;
+    const size_t slot = q.slot, nslots = nblk < WINO_SLOTS ? (size_t)nblk : WINO_SLOTS;
     float *U = work, *slots = work + 16 * (size_t)OC * C;
-    int T = drl_threads_team(9.0 * B * HW * OC * C, PAR_MIN_FLOPS);
+    const float *Uf = Upre ? Upre : U;
+    int T = drl_threads_team(9.0 * B * (size_t)H * W * OC * C, PAR_MIN_FLOPS);
     if (T > WINO_SLOTS) T = WINO_SLOTS;
-    if (T > nblk) T = nblk;
+    const int shared = nblk < T;
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int o0, o1;
         drl_threads_split(OC, t, nt, &o0, &o1);
-        wino_filters(U, w, OC, C, o0, o1);
-        float *V = slots + (size_t)t * slot, *M = V + 16 * (size_t)C * NT;
-        float *qb = M + 16 * (size_t)OC * NT;
+        if (!Upre) {
+            wino_filters(U, w, OC, C, o0, o1);
 #pragma omp barrier
-        for (int blk = t; blk < nblk; blk += nt) {
-            const int r0 = blk * rb, r1 = r0 + rb < rows ? r0 + rb : rows;
-            const int n = (r1 - r0) * TW;
-            wino_block_input(V, inp, &q, C, H, W, r0, r1, qb);
-            for (int xi = 0; xi < 16; xi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, n, C, 1.0f,
-                            U + (size_t)xi * OC * C, C, V + (size_t)xi * C * n, n, 0.0f,
-                            M + (size_t)xi * OC * n, n);
-            for (int r = r0; r < r1;) {
-                const int b = r / TH, ty0 = r % TH, ty1 = ty0 + (r1 - r) < TH ? ty0 + (r1 - r) : TH;
-                for (int oc = 0; oc < OC; oc++) {
-                    float *plane = out + ((size_t)b * OC + oc) * HW;
-                    const float *mo = M + (size_t)oc * n + (size_t)(r - r0) * TW;
-                    const float bo = bias ? bias[oc] : 0.0f;
-                    wino_output_plane(plane, mo, (size_t)OC * n, bo, H, W, ty0, ty1, acc, qb);
-                }
-                r += ty1 - ty0;
+        }
+        if (!shared) {
+            float *V = slots + (size_t)t * slot, *M = V + 16 * (size_t)C * NT;
+            float *qb = M + 16 * (size_t)OC * NT;
+            for (int blk = t; blk < nblk; blk += nt) {
+                const int r0 = blk * rb, r1 = r0 + rb < rows ? r0 + rb : rows;
+                wino_block_input(V, inp, &q, C, 0, C, H, W, r0, r1, qb);
+                wino_block_output(out, M, Uf, V, bias, &q, C, H, W, OC, 0, OC, r0, r1, acc, qb);
+            }
+        } else {
+            float *V = slots, *M = V + 16 * (size_t)C * NT;
+            float *qb = slots + nslots * slot + (size_t)t * wino_q_floats(q.rb < q.TH ? q.rb : q.TH, q.TW);
+            int c0, c1;
+            drl_threads_split(C, t, nt, &c0, &c1);
+            for (int blk = 0; blk < nblk; blk++) {
+                const int r0 = blk * rb, r1 = r0 + rb < rows ? r0 + rb : rows;
+                wino_block_input(V, inp, &q, C, c0, c1, H, W, r0, r1, qb);
+#pragma omp barrier
+                wino_block_output(out, M, Uf, V, bias, &q, C, H, W, OC, o0, o1, r0, r1, acc, qb);
+#pragma omp barrier
             }
         }
     }
@@ -1223,7 +1261,7 @@ static void wino_dw(float *dw, const float *dout, const float *inp, float *work,
         for (int blk = t; blk < nblk; blk += nt) {
             const int r0 = blk * rb, r1 = r0 + rb < rows ? r0 + rb : rows;
             const int n = (r1 - r0) * TW;
-            wino_block_input(V, inp, &q, C, H, W, r0, r1, qb);
+            wino_block_input(V, inp, &q, C, 0, C, H, W, r0, r1, qb);
             for (int r = r0; r < r1;) {
                 const int b = r / TH, ty0 = r % TH, ty1 = ty0 + (r1 - r) < TH ? ty0 + (r1 - r) : TH;
                 for (int oc = 0; oc < OC; oc++)
@@ -1418,8 +1456,27 @@ static void direct_dw(float *dw, const float *dout, const float *inp, float *wor
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* Shapes whose filters have a prepared (Winograd-transformed) form: use_winograd at any batch. */
+static int preparable(int C, int OC, int K, int stride, int pad) {
+    return use_winograd(16, C, OC, K, stride, pad);
+}
+
+size_t drl_conv2d_prepared_size(int C, int OC, int K, int stride, int pad) {
+    return preparable(C, OC, K, stride, pad) ? 16 * (size_t)OC * C : 0;
+}
+
+void drl_conv2d_prepare(float *pw, const float *w, int C, int OC, int K, int stride, int pad) {
+    if (preparable(C, OC, K, stride, pad)) wino_filters(pw, w, OC, C, 0, OC);
+}
+
 void drl_conv2d_forward(float *out, const float *inp, const float *w, const float *b, float *work,
                         int B, int C, int H, int W, int OC, int K, int stride, int pad) {
+    drl_conv2d_forward_prepared(out, inp, w, NULL, b, work, B, C, H, W, OC, K, stride, pad);
+}
+
+void drl_conv2d_forward_prepared(float *out, const float *inp, const float *w, const float *pw,
+                                 const float *b, float *work, int B, int C, int H, int W, int OC,
+                                 int K, int stride, int pad) {
     const conv_plan p = plan_make(B, C, H, W, OC, K, stride, pad);
     if (B <= 0 || p.OH <= 0 || p.OW <= 0 || OC <= 0) return;
     if (C <= 0) { /* no inputs: the bias alone */
@@ -1429,8 +1486,10 @@ void drl_conv2d_forward(float *out, const float *inp, const float *w, const floa
     const int nt = drl_threads_blas_serial_begin();
     if (is_pointwise(K, stride, pad))
         conv1x1_forward(out, inp, w, b, B, C, (int)p.OHW, OC);
+    else if (pw && preparable(C, OC, K, stride, pad))
+        wino_forward(out, inp, NULL, pw, b, work, B, C, H, W, OC, 0);
     else if (use_winograd(B, C, OC, K, stride, pad))
-        wino_forward(out, inp, w, b, work, B, C, H, W, OC, 0);
+        wino_forward(out, inp, w, NULL, b, work, B, C, H, W, OC, 0);
     else if (p.shifted)
         shifted_forward(&p, out, inp, w, b, work);
     else
@@ -1453,7 +1512,7 @@ void drl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, c
         if (dw) wino_dw(dw, dout, inp, work, B, C, H, W, OC);
         if (dinp) {
             flip_filters(work, w, C, OC, K, 0, C);
-            wino_forward(dinp, dout, work, NULL, work + 9 * (size_t)OC * C, B, OC, H, W, C, 1);
+            wino_forward(dinp, dout, work, NULL, NULL, work + 9 * (size_t)OC * C, B, OC, H, W, C, 1);
         }
     } else if (p.shifted) {
         shifted_backward(&p, dinp, dw, dout, inp, w, work);

@@ -19,6 +19,17 @@ size_t drl_conv2d_work_size(int B, int C, int H, int W, int OC, int K, int strid
 /* out (B, OC, OH, OW) = conv(inp (B, C, H, W), w (OC, C, K, K)) + b (OC); b may be NULL. */
 void drl_conv2d_forward(float *out, const float *inp, const float *w, const float *b, float *work,
                         int B, int C, int H, int W, int OC, int K, int stride, int pad);
+/* Inference with fixed weights: the filters of 3×3 stride-1 pad-1 convolutions of 16+ input and
+ * output channels have a prepared (Winograd-transformed) form that makes the forward faster at
+ * every batch size, most at batch 1, where the per-call transform would cost more than it saves.
+ * drl_conv2d_prepared_size gives its floats (0: these shapes have none), drl_conv2d_prepare
+ * fills pw from w, and drl_conv2d_forward_prepared uses it (pw NULL or shapes without a prepared
+ * form: exactly drl_conv2d_forward). Results equal drl_conv2d_forward's up to float rounding. */
+size_t drl_conv2d_prepared_size(int C, int OC, int K, int stride, int pad);
+void drl_conv2d_prepare(float *pw, const float *w, int C, int OC, int K, int stride, int pad);
+void drl_conv2d_forward_prepared(float *out, const float *inp, const float *w, const float *pw,
+                                 const float *b, float *work, int B, int C, int H, int W, int OC,
+                                 int K, int stride, int pad);
 /* dinp (B, C, H, W) += ..., dw (OC, C, K, K) += ..., db (OC) += ... from dout (B, OC, OH, OW). */
 void drl_conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                          const float *w, float *work, int B, int C, int H, int W, int OC, int K,

@@ -36,6 +36,10 @@ void drl_encoder_declare(drl_encoder *e, drl_params *p, const drl_config *c) {
     e->gn_b = P_add(p, "encoder.norm_out.bias", 1, (int64_t[]){c3}, DRL_INIT_ZERO);
     e->out_w = P_add(p, "encoder.fc.weight", 2, (int64_t[]){e->D, c3}, DRL_INIT_KAIMING);
     e->out_b = P_add(p, "encoder.fc.bias", 1, (int64_t[]){e->D}, DRL_INIT_ZERO);
+    for (int i = 0; i < 3; i++) {
+        e->pw_rb[i] = e->n_pw;
+        e->n_pw += drl_resblock_prepared_size(&e->rb[i]);
+    }
 }
 
 void drl_encoder_layout(const drl_encoder *e, drl_encoder_acts *a, drl_arena *ar, int B, int grad) {
@@ -95,8 +99,15 @@ size_t drl_encoder_work_size(const drl_encoder *e, int B) {
     return w;
 }
 
-void drl_encoder_forward(const drl_encoder *e, drl_encoder_acts *a, const float *P, const float *x,
-                         const float *tin, float *work, int B, int train, drl_rng *rng) {
+size_t drl_encoder_prepared_size(const drl_encoder *e) { return e->n_pw; }
+
+void drl_encoder_prepare(const drl_encoder *e, float *pw, const float *P) {
+    for (int i = 0; i < 3; i++) drl_resblock_prepare(&e->rb[i], pw + e->pw_rb[i], P);
+}
+
+void drl_encoder_forward(const drl_encoder *e, drl_encoder_acts *a, const float *P, const float *pw,
+                         const float *x, const float *tin, float *work, int B, int train,
+                         drl_rng *rng) {
     int C = e->C, H = e->H, W = e->W, c1 = e->ch[0], c2 = e->ch[1], c3 = e->ch[2];
     int HW3 = (H / 4) * (W / 4);
     const float *scond = NULL;
@@ -107,11 +118,11 @@ void drl_encoder_forward(const drl_encoder *e, drl_encoder_acts *a, const float 
         scond = a->scond;
     }
     drl_conv2d_forward(a->h0, x, P + e->in_w, P + e->in_b, work, B, C, H, W, c1, 3, 1, 1);
-    drl_resblock_forward(&e->rb[0], &a->rb[0], P, a->h0, scond, work, B, train, rng);
+    drl_resblock_forward(&e->rb[0], &a->rb[0], P, pw ? pw + e->pw_rb[0] : NULL, a->h0, scond, work, B, train, rng);
     drl_conv2d_forward(a->d1, a->rb[0].out, P + e->down_w[0], P + e->down_b[0], work, B, c1, H, W, c2, 3, 2, 1);
-    drl_resblock_forward(&e->rb[1], &a->rb[1], P, a->d1, scond, work, B, train, rng);
+    drl_resblock_forward(&e->rb[1], &a->rb[1], P, pw ? pw + e->pw_rb[1] : NULL, a->d1, scond, work, B, train, rng);
     drl_conv2d_forward(a->d2, a->rb[1].out, P + e->down_w[1], P + e->down_b[1], work, B, c2, H / 2, W / 2, c3, 3, 2, 1);
-    drl_resblock_forward(&e->rb[2], &a->rb[2], P, a->d2, scond, work, B, train, rng);
+    drl_resblock_forward(&e->rb[2], &a->rb[2], P, pw ? pw + e->pw_rb[2] : NULL, a->d2, scond, work, B, train, rng);
     drl_groupnorm_silu_forward(a->gn, a->a, a->mean, a->rstd, a->rb[2].out, P + e->gn_g, P + e->gn_b, B,
                                c3, HW3, e->G);
     drl_avgpool_forward(a->pool, a->a, B, c3, HW3);

@@ -22,6 +22,7 @@ typedef struct {
     size_t down_w[2], down_b[2]; /* (c2, c1, 3, 3), (c3, c2, 3, 3) */
     size_t gn_g, gn_b;          /* (c3) */
     size_t out_w, out_b;        /* (D, c3), (D) */
+    size_t pw_rb[3], n_pw;      /* offsets of the blocks' prepared filters, and their total */
 } drl_encoder;
 
 typedef struct {
@@ -42,9 +43,15 @@ typedef struct {
 void drl_encoder_declare(drl_encoder *e, drl_params *p, const drl_config *c);
 void drl_encoder_layout(const drl_encoder *e, drl_encoder_acts *a, drl_arena *ar, int B, int grad);
 size_t drl_encoder_work_size(const drl_encoder *e, int B);
-/* out = E(x[, t]); tin (B) are the SDE noise inputs of t (ignored unless time_cond). */
-void drl_encoder_forward(const drl_encoder *e, drl_encoder_acts *a, const float *P, const float *x,
-                         const float *tin, float *work, int B, int train, drl_rng *rng);
+/* Inference with fixed weights: floats of the prepared filters of the residual blocks' 3×3
+ * convolutions (drl_conv2d_prepare), and their preparation from the weights P. */
+size_t drl_encoder_prepared_size(const drl_encoder *e);
+void drl_encoder_prepare(const drl_encoder *e, float *pw, const float *P);
+/* out = E(x[, t]); tin (B) are the SDE noise inputs of t (ignored unless time_cond). pw: the
+ * prepared filters of P (drl_encoder_prepare), or NULL. */
+void drl_encoder_forward(const drl_encoder *e, drl_encoder_acts *a, const float *P, const float *pw,
+                         const float *x, const float *tin, float *work, int B, int train,
+                         drl_rng *rng);
 /* Accumulates parameter gradients into G from dout (B, D). */
 void drl_encoder_backward(const drl_encoder *e, drl_encoder_acts *a, const float *P, float *G,
                           const float *x, const float *dout, float *work, int B);

@@ -36,6 +36,7 @@ int drl_model_create(drl_err *err, const drl_config *cfg, uint64_t seed, drl_mod
 
 void drl_model_free(drl_model *m) {
     if (!m) return;
+    free(m->prep);
     drl_params_release(&m->params);
     free(m);
 }
@@ -211,11 +212,23 @@ static void noise_inputs(const drl_config *c, const float *t, float tdefault, fl
     for (int b = 0; b < B; b++) tin[b] = drl_sde_noise_input(c, t ? t[b] : tdefault);
 }
 
+int drl_model_prepare(drl_err *err, drl_model *m) {
+    const size_t n = drl_encoder_prepared_size(&m->enc);
+    if (!m->prep && n) {
+        m->prep = malloc(n * sizeof(float));
+        if (!m->prep) return drl_errf(err, DRL_ENOMEM, "model: out of memory for prepared filters");
+    }
+    if (m->prep) drl_encoder_prepare(&m->enc, m->prep, m->params.data);
+    m->prep_for = m->params.data;
+    return 0;
+}
+
 void drl_model_encode(const drl_model *m, drl_model_acts *a, const float *P, const float *x,
                       const float *t, float *z, int B) {
     const drl_config *c = &m->cfg;
     noise_inputs(c, t, c->t_min, a->tin_enc, B);
-    drl_encoder_forward(&m->enc, &a->enc, P, x, a->tin_enc, a->work, B, 0, NULL);
+    const float *pw = m->prep && P == m->prep_for ? m->prep : NULL;
+    drl_encoder_forward(&m->enc, &a->enc, P, pw, x, a->tin_enc, a->work, B, 0, NULL);
     int d = c->latent_dim, D = m->enc.D;
     for (int b = 0; b < B; b++) memcpy(z + (size_t)b * d, a->enc.out + (size_t)b * D, (size_t)d * sizeof(float));
 }
@@ -261,7 +274,7 @@ static drl_loss_parts loss_into(const drl_model *m, drl_model_acts *a, const flo
     /* code */
     noise_inputs(c, t, 0.0f, a->tin, B);
     memcpy(a->tin_enc, a->tin, (size_t)B * sizeof(float));
-    drl_encoder_forward(&m->enc, &a->enc, P, x0, a->tin_enc, a->work, B, train, rng);
+    drl_encoder_forward(&m->enc, &a->enc, P, NULL, x0, a->tin_enc, a->work, B, train, rng);
     const float *eo = a->enc.out;
     double reg = 0.0;
     for (int b = 0; b < B; b++) {

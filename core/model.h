@@ -29,6 +29,8 @@ typedef struct {
     drl_encoder enc;
     drl_unet unet;       /* score model (DRL_MODE_DRL only) */
     drl_decoder dec;     /* decoder (DRL_MODE_AE only: the autoencoder baseline) */
+    float *prep;         /* the encoder's prepared filters (drl_model_prepare), owned; or NULL */
+    const float *prep_for; /* the weights they were prepared from */
 } drl_model;
 
 /* Builds the networks for cfg and initialises weights from seed. */
@@ -66,6 +68,12 @@ drl_model_acts *drl_model_acts_create(drl_err *err, const drl_model *m, int B, i
  * only embeds needs, a fraction of the full set. */
 drl_model_acts *drl_model_acts_create_encoder(drl_err *err, const drl_model *m, int B);
 void drl_model_acts_free(drl_model_acts *a);
+
+/* Inference: prepares the encoder's filters (drl_encoder_prepare) from m->params.data, so that
+ * drl_model_encode with P == m->params.data skips their per-call transforms (at batch 1 the
+ * encoder runs ~1.5x as fast). Call it again after changing those weights (training never calls
+ * it: prepared filters are for models whose weights stay fixed while they serve). */
+int drl_model_prepare(drl_err *err, drl_model *m);
 
 /* Embeddings of B images: z (B, d) = E(x) (the mean for VDRL). t (B) gives the encoder's time
  * for time-conditioned models (NULL there means t = t_min for every image); ignored otherwise. */

@@ -83,15 +83,30 @@ size_t drl_resblock_work_size(const drl_resblock *rb, int B) {
     return w > w3 ? w : w3;
 }
 
+static size_t conv1_prepared(const drl_resblock *rb) {
+    return drl_conv2d_prepared_size(rb->Cin, rb->Cout, 3, 1, 1);
+}
+
+size_t drl_resblock_prepared_size(const drl_resblock *rb) {
+    return conv1_prepared(rb) + drl_conv2d_prepared_size(rb->Cout, rb->Cout, 3, 1, 1);
+}
+
+void drl_resblock_prepare(const drl_resblock *rb, float *pw, const float *P) {
+    drl_conv2d_prepare(pw, P + rb->conv1_w, rb->Cin, rb->Cout, 3, 1, 1);
+    drl_conv2d_prepare(pw + conv1_prepared(rb), P + rb->conv2_w, rb->Cout, rb->Cout, 3, 1, 1);
+}
+
 void drl_resblock_forward(const drl_resblock *rb, drl_resblock_acts *a, const float *P,
-                          const float *x, const float *scond, float *work, int B, int train,
-                          drl_rng *rng) {
+                          const float *pw, const float *x, const float *scond, float *work, int B,
+                          int train, drl_rng *rng) {
     int Cin = rb->Cin, Cout = rb->Cout, H = rb->H, W = rb->W, HW = H * W, G = rb->G;
     size_t nout = (size_t)B * Cout * HW;
+    const float *pw2 = pw ? pw + conv1_prepared(rb) : NULL; /* unused by shapes with no prepared form */
 
     drl_groupnorm_silu_forward(a->gn1, a->a1, a->mean1, a->rstd1, x, P + rb->gn1_g, P + rb->gn1_b, B,
                                Cin, HW, G);
-    drl_conv2d_forward(a->h1, a->a1, P + rb->conv1_w, P + rb->conv1_b, work, B, Cin, H, W, Cout, 3, 1, 1);
+    drl_conv2d_forward_prepared(a->h1, a->a1, P + rb->conv1_w, pw, P + rb->conv1_b, work, B, Cin, H,
+                                W, Cout, 3, 1, 1);
     if (rb->cond_dim > 0) {
         drl_linear_forward(a->cb, scond, P + rb->dense_w, P + rb->dense_b, B, rb->cond_dim, Cout);
         drl_bias_bcast_forward(a->h1, a->cb, B, Cout, HW);
@@ -99,7 +114,8 @@ void drl_resblock_forward(const drl_resblock *rb, drl_resblock_acts *a, const fl
     drl_groupnorm_silu_forward(a->gn2, a->a2, a->mean2, a->rstd2, a->h1, P + rb->gn2_g, P + rb->gn2_b,
                                B, Cout, HW, G);
     if (a->mask) drl_dropout_forward(a->a2, a->mask, a->a2, nout, train ? rb->dropout : 0.0f, rng);
-    drl_conv2d_forward(a->out, a->a2, P + rb->conv2_w, P + rb->conv2_b, work, B, Cout, H, W, Cout, 3, 1, 1);
+    drl_conv2d_forward_prepared(a->out, a->a2, P + rb->conv2_w, pw2, P + rb->conv2_b, work, B, Cout,
+                                H, W, Cout, 3, 1, 1);
     if (Cin != Cout) {
         /* out += skip(x): run the 1x1 conv into dh2 (free until backward) and add. */
         drl_conv2d_forward(a->dh2, x, P + rb->skip_w, P + rb->skip_b, work, B, Cin, H, W, Cout, 1, 1, 0);

@@ -51,11 +51,16 @@ void drl_resblock_layout(const drl_resblock *rb, drl_resblock_acts *a, drl_arena
 /* Scratch floats the block's convolutions need. */
 size_t drl_resblock_work_size(const drl_resblock *rb, int B);
 
+/* Inference with fixed weights: floats of the block's prepared filters (conv1's then conv2's, see
+ * drl_conv2d_prepare), and their preparation from the weights P. */
+size_t drl_resblock_prepared_size(const drl_resblock *rb);
+void drl_resblock_prepare(const drl_resblock *rb, float *pw, const float *P);
+
 /* out = block(x, scond); scond (B, cond_dim) = SiLU(cond) or NULL when cond_dim == 0.
- * train enables dropout (rng required then). */
+ * train enables dropout (rng required then). pw: the block's prepared filters of P, or NULL. */
 void drl_resblock_forward(const drl_resblock *rb, drl_resblock_acts *a, const float *P,
-                          const float *x, const float *scond, float *work, int B, int train,
-                          drl_rng *rng);
+                          const float *pw, const float *x, const float *scond, float *work, int B,
+                          int train, drl_rng *rng);
 /* Given dout (B, Cout, HW), accumulates parameter gradients into G, dx (may be NULL) and dscond
  * (may be NULL). dout is not modified. */
 void drl_resblock_backward(const drl_resblock *rb, drl_resblock_acts *a, const float *P, float *G,

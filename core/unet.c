@@ -136,23 +136,23 @@ void drl_unet_forward(const drl_unet *u, drl_unet_acts *a, const float *P, const
     drl_silu_forward(a->scond, a->cond, (size_t)B * 2 * E);
     /* down */
     drl_conv2d_forward(a->h0, x, P + u->in_w, P + u->in_b, work, B, C, H, W, c1, 3, 1, 1);
-    drl_resblock_forward(&u->r1, &a->r1, P, a->h0, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->r1, &a->r1, P, NULL, a->h0, a->scond, work, B, train, rng);
     drl_conv2d_forward(a->d1, a->r1.out, P + u->down_w[0], P + u->down_b[0], work, B, c1, H, W, c2, 3, 2, 1);
-    drl_resblock_forward(&u->r2, &a->r2, P, a->d1, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->r2, &a->r2, P, NULL, a->d1, a->scond, work, B, train, rng);
     drl_conv2d_forward(a->d2, a->r2.out, P + u->down_w[1], P + u->down_b[1], work, B, c2, H / 2, W / 2, c3, 3, 2, 1);
-    drl_resblock_forward(&u->r3, &a->r3, P, a->d2, a->scond, work, B, train, rng);
-    drl_resblock_forward(&u->mid, &a->mid, P, a->r3.out, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->r3, &a->r3, P, NULL, a->d2, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->mid, &a->mid, P, NULL, a->r3.out, a->scond, work, B, train, rng);
     /* up */
     drl_concat_forward(a->cat3, a->mid.out, a->r3.out, B, c3, c3, HW2);
-    drl_resblock_forward(&u->u3, &a->u3, P, a->cat3, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->u3, &a->u3, P, NULL, a->cat3, a->scond, work, B, train, rng);
     drl_upsample2x_forward(a->up2, a->u3.out, B, c3, H / 4, W / 4);
     drl_conv2d_forward(a->q2, a->up2, P + u->up_w[0], P + u->up_b[0], work, B, c3, H / 2, W / 2, c2, 3, 1, 1);
     drl_concat_forward(a->cat2, a->q2, a->r2.out, B, c2, c2, HW1);
-    drl_resblock_forward(&u->u2, &a->u2, P, a->cat2, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->u2, &a->u2, P, NULL, a->cat2, a->scond, work, B, train, rng);
     drl_upsample2x_forward(a->up1, a->u2.out, B, c2, H / 2, W / 2);
     drl_conv2d_forward(a->q1, a->up1, P + u->up_w[1], P + u->up_b[1], work, B, c2, H, W, c1, 3, 1, 1);
     drl_concat_forward(a->cat1, a->q1, a->r1.out, B, c1, c1, HW0);
-    drl_resblock_forward(&u->u1, &a->u1, P, a->cat1, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->u1, &a->u1, P, NULL, a->cat1, a->scond, work, B, train, rng);
     /* head */
     drl_groupnorm_silu_forward(a->gn, a->a, a->mean, a->rstd, a->u1.out, P + u->gn_g, P + u->gn_b, B, c1,
                                HW0, u->G);

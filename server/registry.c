@@ -113,7 +113,7 @@ int drl_registry_load(drl_err *err, drl_registry *r, const char *path, const cha
     } else if (!S_ISREG(st.st_mode)) {
         rc = drl_errf(err, DRL_EINVAL, "%s: not a regular file", path);
     } else if (!(rc = drl_sha256_file(err, path, s->sha256)) &&
-               !(rc = drl_model_load(err, path, &s->m))) {
+               !(rc = drl_model_load(err, path, &s->m)) && !(rc = drl_model_prepare(err, s->m))) {
         rc = warm_up(err, s->m);
     }
     if (rc) {

@@ -361,6 +361,52 @@ START_TEST(test_conv_threads_identical) {
 }
 END_TEST
 
+/* Prepared filters (the inference path): against the reference at batch 1, 2, 3 and 17, with 1
+ * and 2 threads (at batch 1 the small images have fewer tile blocks than threads: the team
+ * shares each block), and bit-identical twice with 2 threads. Shapes without a prepared form
+ * have prepared_size 0 and give drl_conv2d_forward's result exactly. */
+START_TEST(test_conv_prepared) {
+    const cshape sh[] = {{1, 32, 28, 28, 32, 3, 1, 1}, {1, 64, 14, 14, 64, 3, 1, 1},
+                         {1, 128, 7, 7, 128, 3, 1, 1}, {2, 16, 9, 9, 24, 3, 1, 1},
+                         {3, 24, 12, 24, 16, 3, 1, 1}, {17, 16, 7, 7, 32, 3, 1, 1},
+                         {1, 16, 3, 3, 16, 3, 1, 1},   {2, 16, 1, 1, 16, 3, 1, 1},
+                         {1, 32, 28, 28, 64, 3, 2, 1}, {1, 1, 28, 28, 32, 3, 1, 1},
+                         {2, 64, 7, 7, 32, 1, 1, 0}};
+    for (size_t k = 0; k < sizeof sh / sizeof sh[0]; k++) {
+        const cshape *s = &sh[k];
+        conv_case c = case_make(s, 1300 + k);
+        const size_t np = drl_conv2d_prepared_size(s->C, s->OC, s->K, s->stride, s->pad);
+        const int has = s->K == 3 && s->stride == 1 && s->pad == 1 && s->C >= 16 && s->OC >= 16;
+        ck_assert_uint_eq(np, has ? 16 * (size_t)s->OC * s->C : 0);
+        float *pw = np ? drl_test_zeros(np) : NULL;
+        drl_conv2d_prepare(pw, c.w, s->C, s->OC, s->K, s->stride, s->pad);
+        float *want = drl_test_zeros(c.no), *plain = drl_test_zeros(c.no), *res[3];
+        ref_conv(&c, c.inp, c.w, c.b, want, NULL, NULL, NULL, NULL);
+        fwd(&c, c.inp, c.w, c.b, plain);
+        for (int run = 0; run < 3; run++) {
+            drl_threads_set(run == 0 ? 1 : 2);
+            res[run] = drl_test_zeros(c.no);
+            drl_conv2d_forward_prepared(res[run], c.inp, c.w, pw, c.b, c.work, s->B, s->C, s->H,
+                                        s->W, s->OC, s->K, s->stride, s->pad);
+        }
+        char what[96];
+        for (int run = 0; run < 2; run++) {
+            snprintf(what, sizeof what, "prepared shape %zu, %d thread(s)", k, run + 1);
+            ck_assert_close(res[run], want, c.no, 1e-5, what);
+        }
+        ck_assert_msg(memcmp(res[1], res[2], c.no * sizeof(float)) == 0,
+                      "prepared shape %zu differs between two runs with 2 threads", k);
+        if (!np)
+            ck_assert_msg(memcmp(res[0], plain, c.no * sizeof(float)) == 0,
+                          "shape %zu has no prepared form but differs from the plain forward", k);
+        for (int run = 0; run < 3; run++) free(res[run]);
+        free(want), free(plain), free(pw);
+        case_free(&c);
+    }
+    drl_threads_set(0);
+}
+END_TEST
+
 START_TEST(test_conv_work_size) {
     /* 1×1 stride-1 pad-0 needs none; same-size 3×3 at least a padded input and output image;
      * otherwise at least the columns of one image. */
@@ -402,16 +448,20 @@ START_TEST(test_conv_work_size_partial_batches) {
         float *dw = calloc((size_t)OC * C * K * K, sizeof(float));
         drl_rng_normal_fill(&r, x, (size_t)Bmax * C * H * H);
         drl_rng_normal_fill(&r, w, (size_t)OC * C * K * K);
+        const size_t np = drl_conv2d_prepared_size(C, OC, K, st, pad);
+        float *pw = np ? malloc(np * sizeof(float)) : NULL;
+        drl_conv2d_prepare(pw, w, C, OC, K, st, pad);
         for (size_t bi = 0; bi < sizeof bs / sizeof *bs; bi++) {
             const int b = bs[bi];
             ck_assert_uint_le(drl_conv2d_work_size(b, C, H, H, OC, K, st, pad), ws);
             for (int i = 0; i < guard; i++) work[ws + i] = 12345.0f;
             drl_conv2d_forward(y, x, w, NULL, work, b, C, H, H, OC, K, st, pad);
             drl_conv2d_backward(dx, dw, NULL, y, x, w, work, b, C, H, H, OC, K, st, pad);
+            if (pw) drl_conv2d_forward_prepared(y, x, w, pw, NULL, work, b, C, H, H, OC, K, st, pad);
             for (int i = 0; i < guard; i++)
                 ck_assert_msg(work[ws + i] == 12345.0f, "shape %zu batch %d wrote past work_size(%d)", si, b, Bmax);
         }
-        free(work), free(x), free(w), free(y), free(dx), free(dw);
+        free(work), free(x), free(w), free(y), free(dx), free(dw), free(pw);
     }
 }
 END_TEST
@@ -468,6 +518,7 @@ int main(void) {
     tcase_add_test(tc, test_conv_gradcheck_winograd);
     tcase_add_test(tc, test_conv_accumulates);
     tcase_add_test(tc, test_conv_threads_identical);
+    tcase_add_test(tc, test_conv_prepared);
     tcase_add_test(tc, test_conv_work_size);
     tcase_add_test(tc, test_conv_work_size_partial_batches);
     tcase_add_test(tc, test_upsample);

@@ -570,6 +570,48 @@ START_TEST(test_encode_matches_loss) {
 }
 END_TEST
 
+/* Prepared filters (drl_model_prepare, the inference path): channels of 16+ so that every
+ * residual block's convolutions have a prepared form. The codes match the unprepared encoder;
+ * other weights (P != m->params.data) take the plain path exactly; after the weights change and
+ * drl_model_prepare runs again the codes follow the new weights. */
+START_TEST(test_encode_prepared) {
+    drl_config c = tiny_config(_i ? V_TCOND : V_DRL);
+    c.enc_ch[0] = 16, c.enc_ch[1] = 16, c.enc_ch[2] = 32;
+    drl_model *m = make_model(&c, 31), *m2 = make_model(&c, 31);
+    ck_assert_uint_gt(drl_encoder_prepared_size(&m->enc), 0);
+    const int d = c.latent_dim, Bs[2] = {1, 3};
+    const size_t tot = m->params.total;
+    float *z = malloc(3 * (size_t)d * sizeof(float)), *zp = malloc(3 * (size_t)d * sizeof(float));
+    ck_assert(z && zp);
+    drl_err err = {0};
+    for (int round = 0; round < 2; round++) {
+        if (round) { /* new weights in place (m) and in the plain reference (m2) */
+            drl_rng r;
+            drl_rng_seed(&r, 33);
+            for (size_t i = 0; i < tot; i++) m->params.data[i] += 0.05f * drl_rng_normal(&r);
+            memcpy(m2->params.data, m->params.data, tot * sizeof(float));
+        }
+        ck_assert_int_eq(drl_model_prepare(&err, m), 0);
+        for (int k = 0; k < 2; k++) {
+            const int B = Bs[k];
+            batch b = make_batch(&c, B, 34 + (uint64_t)k);
+            drl_model_acts *a = make_acts(m, B, 0), *a2 = make_acts(m2, B, 0);
+            drl_model_encode(m2, a2, m2->params.data, b.x0, b.t, z, B);
+            drl_model_encode(m, a, m->params.data, b.x0, b.t, zp, B);
+            ck_assert_close(zp, z, (size_t)B * d, 1e-5, "prepared vs plain encoder");
+            /* weights other than the prepared ones: the plain path, bit for bit */
+            drl_model_encode(m, a, m2->params.data, b.x0, b.t, zp, B);
+            ck_assert_msg(memcmp(zp, z, (size_t)B * d * sizeof(float)) == 0,
+                          "encode with other weights did not take the plain path");
+            drl_model_acts_free(a), drl_model_acts_free(a2);
+            free_batch(&b);
+        }
+    }
+    free(z), free(zp);
+    drl_model_free(m), drl_model_free(m2);
+}
+END_TEST
+
 /* The code window: outside [code_t_min, code_t_max] the code changes nothing (the score equals
  * the zero-code score and the encoder gets no gradient from that image); inside it does. */
 START_TEST(test_code_window) {
@@ -741,6 +783,7 @@ int main(void) {
     suite_add_tcase(s, ti);
     TCase *te = tcase_create("encode");
     tcase_add_loop_test(te, test_encode_matches_loss, 0, 3);
+    tcase_add_loop_test(te, test_encode_prepared, 0, 2);
     tcase_add_test(te, test_code_window);
     tcase_add_test(te, test_min_snr_weighting);
     suite_add_tcase(s, te);
