@@ -213,12 +213,17 @@ static void noise_inputs(const drl_config *c, const float *t, float tdefault, fl
 }
 
 int drl_model_prepare(drl_err *err, drl_model *m) {
-    const size_t n = drl_encoder_prepared_size(&m->enc);
+    const int score = m->cfg.mode == DRL_MODE_DRL;
+    const size_t ne = drl_encoder_prepared_size(&m->enc);
+    const size_t n = ne + (score ? drl_unet_prepared_size(&m->unet) : 0);
     if (!m->prep && n) {
         m->prep = malloc(n * sizeof(float));
         if (!m->prep) return drl_errf(err, DRL_ENOMEM, "model: out of memory for prepared filters");
     }
-    if (m->prep) drl_encoder_prepare(&m->enc, m->prep, m->params.data);
+    if (m->prep) {
+        drl_encoder_prepare(&m->enc, m->prep, m->params.data);
+        if (score) drl_unet_prepare(&m->unet, m->prep + ne, m->params.data);
+    }
     m->prep_for = m->params.data;
     return 0;
 }
@@ -245,7 +250,8 @@ void drl_model_score(const drl_model *m, drl_model_acts *a, const float *P, cons
         z = a->z;
     }
     noise_inputs(c, t, 0.0f, a->tin, B);
-    drl_unet_forward(&m->unet, &a->unet, P, xt, a->tin, z, a->work, B, 0, NULL);
+    const float *pw = m->prep && P == m->prep_for && c->mode == DRL_MODE_DRL ? m->prep + m->enc.n_pw : NULL;
+    drl_unet_forward(&m->unet, &a->unet, P, pw, xt, a->tin, z, a->work, B, 0, NULL);
     memcpy(out, a->unet.out, (size_t)B * m->cfg.C * m->cfg.H * m->cfg.W * sizeof(float));
 }
 
@@ -301,7 +307,7 @@ static drl_loss_parts loss_into(const drl_model *m, drl_model_acts *a, const flo
         parts.dsm = drl_wsq_loss(backward ? a->dh : NULL, a->dec.out, x0, NULL, B, (int)n);
     } else {
         /* score */
-        drl_unet_forward(&m->unet, &a->unet, P, a->xt, a->tin, a->z, a->work, B, train, rng);
+        drl_unet_forward(&m->unet, &a->unet, P, NULL, a->xt, a->tin, a->z, a->work, B, train, rng);
         const float *lw = NULL; /* λ(t) = σ², the paper's: unit weights */
         if (c->weighting != DRL_WEIGHT_SIGMA2) {
             for (int b = 0; b < B; b++) a->lw[b] = (float)drl_sde_loss_weight(c, t[b]);

@@ -29,7 +29,8 @@ typedef struct {
     drl_encoder enc;
     drl_unet unet;       /* score model (DRL_MODE_DRL only) */
     drl_decoder dec;     /* decoder (DRL_MODE_AE only: the autoencoder baseline) */
-    float *prep;         /* the encoder's prepared filters (drl_model_prepare), owned; or NULL */
+    float *prep;         /* prepared filters (drl_model_prepare): encoder's, then the score net's;
+                          * owned; or NULL */
     const float *prep_for; /* the weights they were prepared from */
 } drl_model;
 
@@ -69,10 +70,11 @@ drl_model_acts *drl_model_acts_create(drl_err *err, const drl_model *m, int B, i
 drl_model_acts *drl_model_acts_create_encoder(drl_err *err, const drl_model *m, int B);
 void drl_model_acts_free(drl_model_acts *a);
 
-/* Inference: prepares the encoder's filters (drl_encoder_prepare) from m->params.data, so that
- * drl_model_encode with P == m->params.data skips their per-call transforms (at batch 1 the
- * encoder runs ~1.5x as fast). Call it again after changing those weights (training never calls
- * it: prepared filters are for models whose weights stay fixed while they serve). */
+/* Inference: prepares the filters of the encoder and the score net (drl_encoder_prepare,
+ * drl_unet_prepare) from m->params.data, so that drl_model_encode and drl_model_score with
+ * P == m->params.data skip their per-call transforms (at batch 1 the encoder runs ~1.6x as
+ * fast). Call it again after changing those weights (training never calls it: prepared filters
+ * are for models whose weights stay fixed while they serve). */
 int drl_model_prepare(drl_err *err, drl_model *m);
 
 /* Embeddings of B images: z (B, d) = E(x) (the mean for VDRL). t (B) gives the encoder's time

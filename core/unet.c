@@ -46,6 +46,24 @@ void drl_unet_declare(drl_unet *u, drl_params *p, const drl_config *c) {
     u->gn_g = P_add(p, "score.norm_out.weight", 1, (int64_t[]){c1}, DRL_INIT_ONE);
     u->gn_b = P_add(p, "score.norm_out.bias", 1, (int64_t[]){c1}, DRL_INIT_ZERO);
     conv_declare(p, "conv_out", u->C, c1, 3, &u->out_w, &u->out_b);
+    const drl_resblock *rbs[7] = {&u->r1, &u->r2, &u->r3, &u->mid, &u->u3, &u->u2, &u->u1};
+    for (int i = 0; i < 7; i++) {
+        u->pw_rb[i] = u->n_pw;
+        u->n_pw += drl_resblock_prepared_size(rbs[i]);
+    }
+    u->pw_up[0] = u->n_pw;
+    u->n_pw += drl_conv2d_prepared_size(c3, c2, 3, 1, 1);
+    u->pw_up[1] = u->n_pw;
+    u->n_pw += drl_conv2d_prepared_size(c2, c1, 3, 1, 1);
+}
+
+size_t drl_unet_prepared_size(const drl_unet *u) { return u->n_pw; }
+
+void drl_unet_prepare(const drl_unet *u, float *pw, const float *P) {
+    const drl_resblock *rbs[7] = {&u->r1, &u->r2, &u->r3, &u->mid, &u->u3, &u->u2, &u->u1};
+    for (int i = 0; i < 7; i++) drl_resblock_prepare(rbs[i], pw + u->pw_rb[i], P);
+    drl_conv2d_prepare(pw + u->pw_up[0], P + u->up_w[0], u->ch[2], u->ch[1], 3, 1, 1);
+    drl_conv2d_prepare(pw + u->pw_up[1], P + u->up_w[1], u->ch[1], u->ch[0], 3, 1, 1);
 }
 
 void drl_unet_layout(const drl_unet *u, drl_unet_acts *a, drl_arena *ar, int B, int grad) {
@@ -124,9 +142,9 @@ size_t drl_unet_work_size(const drl_unet *u, int B) {
     return w;
 }
 
-void drl_unet_forward(const drl_unet *u, drl_unet_acts *a, const float *P, const float *x,
-                      const float *tin, const float *z, float *work, int B, int train,
-                      drl_rng *rng) {
+void drl_unet_forward(const drl_unet *u, drl_unet_acts *a, const float *P, const float *pw,
+                      const float *x, const float *tin, const float *z, float *work, int B,
+                      int train, drl_rng *rng) {
     int C = u->C, H = u->H, W = u->W, c1 = u->ch[0], c2 = u->ch[1], c3 = u->ch[2], E = u->E;
     int HW0 = H * W, HW1 = HW0 / 4, HW2 = HW0 / 16;
     /* conditioning */
@@ -136,23 +154,25 @@ void drl_unet_forward(const drl_unet *u, drl_unet_acts *a, const float *P, const
     drl_silu_forward(a->scond, a->cond, (size_t)B * 2 * E);
     /* down */
     drl_conv2d_forward(a->h0, x, P + u->in_w, P + u->in_b, work, B, C, H, W, c1, 3, 1, 1);
-    drl_resblock_forward(&u->r1, &a->r1, P, NULL, a->h0, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->r1, &a->r1, P, pw ? pw + u->pw_rb[0] : NULL, a->h0, a->scond, work, B, train, rng);
     drl_conv2d_forward(a->d1, a->r1.out, P + u->down_w[0], P + u->down_b[0], work, B, c1, H, W, c2, 3, 2, 1);
-    drl_resblock_forward(&u->r2, &a->r2, P, NULL, a->d1, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->r2, &a->r2, P, pw ? pw + u->pw_rb[1] : NULL, a->d1, a->scond, work, B, train, rng);
     drl_conv2d_forward(a->d2, a->r2.out, P + u->down_w[1], P + u->down_b[1], work, B, c2, H / 2, W / 2, c3, 3, 2, 1);
-    drl_resblock_forward(&u->r3, &a->r3, P, NULL, a->d2, a->scond, work, B, train, rng);
-    drl_resblock_forward(&u->mid, &a->mid, P, NULL, a->r3.out, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->r3, &a->r3, P, pw ? pw + u->pw_rb[2] : NULL, a->d2, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->mid, &a->mid, P, pw ? pw + u->pw_rb[3] : NULL, a->r3.out, a->scond, work, B, train, rng);
     /* up */
     drl_concat_forward(a->cat3, a->mid.out, a->r3.out, B, c3, c3, HW2);
-    drl_resblock_forward(&u->u3, &a->u3, P, NULL, a->cat3, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->u3, &a->u3, P, pw ? pw + u->pw_rb[4] : NULL, a->cat3, a->scond, work, B, train, rng);
     drl_upsample2x_forward(a->up2, a->u3.out, B, c3, H / 4, W / 4);
-    drl_conv2d_forward(a->q2, a->up2, P + u->up_w[0], P + u->up_b[0], work, B, c3, H / 2, W / 2, c2, 3, 1, 1);
+    drl_conv2d_forward_prepared(a->q2, a->up2, P + u->up_w[0], pw ? pw + u->pw_up[0] : NULL,
+                                P + u->up_b[0], work, B, c3, H / 2, W / 2, c2, 3, 1, 1);
     drl_concat_forward(a->cat2, a->q2, a->r2.out, B, c2, c2, HW1);
-    drl_resblock_forward(&u->u2, &a->u2, P, NULL, a->cat2, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->u2, &a->u2, P, pw ? pw + u->pw_rb[5] : NULL, a->cat2, a->scond, work, B, train, rng);
     drl_upsample2x_forward(a->up1, a->u2.out, B, c2, H / 2, W / 2);
-    drl_conv2d_forward(a->q1, a->up1, P + u->up_w[1], P + u->up_b[1], work, B, c2, H, W, c1, 3, 1, 1);
+    drl_conv2d_forward_prepared(a->q1, a->up1, P + u->up_w[1], pw ? pw + u->pw_up[1] : NULL,
+                                P + u->up_b[1], work, B, c2, H, W, c1, 3, 1, 1);
     drl_concat_forward(a->cat1, a->q1, a->r1.out, B, c1, c1, HW0);
-    drl_resblock_forward(&u->u1, &a->u1, P, NULL, a->cat1, a->scond, work, B, train, rng);
+    drl_resblock_forward(&u->u1, &a->u1, P, pw ? pw + u->pw_rb[6] : NULL, a->cat1, a->scond, work, B, train, rng);
     /* head */
     drl_groupnorm_silu_forward(a->gn, a->a, a->mean, a->rstd, a->u1.out, P + u->gn_g, P + u->gn_b, B, c1,
                                HW0, u->G);

@@ -29,6 +29,9 @@ typedef struct {
     size_t up_w[2], up_b[2];     /* (c2, c3, 3, 3), (c1, c2, 3, 3) */
     size_t gn_g, gn_b;           /* (c1) */
     size_t out_w, out_b;         /* (C, c1, 3, 3), (C) */
+    /* offsets of the prepared filters (drl_unet_prepare) of r1, r2, r3, mid, u3, u2, u1 and of
+     * the two up-sampling convolutions, and their total */
+    size_t pw_rb[7], pw_up[2], n_pw;
 } drl_unet;
 
 typedef struct {
@@ -50,10 +53,15 @@ typedef struct {
 void drl_unet_declare(drl_unet *u, drl_params *p, const drl_config *c);
 void drl_unet_layout(const drl_unet *u, drl_unet_acts *a, drl_arena *ar, int B, int grad);
 size_t drl_unet_work_size(const drl_unet *u, int B);
-/* out (B, C, H, W) = h(x_t, t, z); tin (B) are the SDE noise inputs of t, z (B, Z). */
-void drl_unet_forward(const drl_unet *u, drl_unet_acts *a, const float *P, const float *x,
-                      const float *tin, const float *z, float *work, int B, int train,
-                      drl_rng *rng);
+/* Inference with fixed weights: floats of the prepared filters of the residual blocks' and the
+ * up-sampling 3×3 convolutions (drl_conv2d_prepare), and their preparation from the weights P. */
+size_t drl_unet_prepared_size(const drl_unet *u);
+void drl_unet_prepare(const drl_unet *u, float *pw, const float *P);
+/* out (B, C, H, W) = h(x_t, t, z); tin (B) are the SDE noise inputs of t, z (B, Z). pw: the
+ * prepared filters of P (drl_unet_prepare), or NULL. */
+void drl_unet_forward(const drl_unet *u, drl_unet_acts *a, const float *P, const float *pw,
+                      const float *x, const float *tin, const float *z, float *work, int B,
+                      int train, drl_rng *rng);
 /* Accumulates parameter gradients into G and, if dz is non-NULL, dz (B, Z) += ∂L/∂z. */
 void drl_unet_backward(const drl_unet *u, drl_unet_acts *a, const float *P, float *G,
                        const float *x, const float *z, const float *dout, float *dz, float *work,

@@ -571,14 +571,19 @@ START_TEST(test_encode_matches_loss) {
 END_TEST
 
 /* Prepared filters (drl_model_prepare, the inference path): channels of 16+ so that every
- * residual block's convolutions have a prepared form. The codes match the unprepared encoder;
- * other weights (P != m->params.data) take the plain path exactly; after the weights change and
- * drl_model_prepare runs again the codes follow the new weights. */
+ * residual block's convolutions have a prepared form. The codes and scores match the unprepared
+ * networks; other weights (P != m->params.data) take the plain path exactly; after the weights
+ * change and drl_model_prepare runs again the results follow the new weights. */
 START_TEST(test_encode_prepared) {
     drl_config c = tiny_config(_i ? V_TCOND : V_DRL);
     c.enc_ch[0] = 16, c.enc_ch[1] = 16, c.enc_ch[2] = 32;
+    c.unet_ch[0] = 16, c.unet_ch[1] = 16, c.unet_ch[2] = 32;
     drl_model *m = make_model(&c, 31), *m2 = make_model(&c, 31);
     ck_assert_uint_gt(drl_encoder_prepared_size(&m->enc), 0);
+    ck_assert_uint_gt(drl_unet_prepared_size(&m->unet), 0);
+    const size_t n = (size_t)c.C * c.H * c.W;
+    float *h = malloc(3 * n * sizeof(float)), *hp = malloc(3 * n * sizeof(float));
+    ck_assert(h && hp);
     const int d = c.latent_dim, Bs[2] = {1, 3};
     const size_t tot = m->params.total;
     float *z = malloc(3 * (size_t)d * sizeof(float)), *zp = malloc(3 * (size_t)d * sizeof(float));
@@ -599,6 +604,9 @@ START_TEST(test_encode_prepared) {
             drl_model_encode(m2, a2, m2->params.data, b.x0, b.t, z, B);
             drl_model_encode(m, a, m->params.data, b.x0, b.t, zp, B);
             ck_assert_close(zp, z, (size_t)B * d, 1e-5, "prepared vs plain encoder");
+            drl_model_score(m2, a2, m2->params.data, b.x0, b.t, z, h, B);
+            drl_model_score(m, a, m->params.data, b.x0, b.t, z, hp, B);
+            ck_assert_close(hp, h, (size_t)B * n, 1e-5, "prepared vs plain score net");
             /* weights other than the prepared ones: the plain path, bit for bit */
             drl_model_encode(m, a, m2->params.data, b.x0, b.t, zp, B);
             ck_assert_msg(memcmp(zp, z, (size_t)B * d * sizeof(float)) == 0,
@@ -607,7 +615,7 @@ START_TEST(test_encode_prepared) {
             free_batch(&b);
         }
     }
-    free(z), free(zp);
+    free(z), free(zp), free(h), free(hp);
     drl_model_free(m), drl_model_free(m2);
 }
 END_TEST
