@@ -109,7 +109,8 @@ int main(int argc, char **argv) {
     }
 
     /* training step: one pass with the whole team ("team"), and the data-parallel step that
-     * drl train runs (drl_model_loss_sharded) */
+     * drl train runs (drl_model_loss_sharded); it changes the weights, so nothing prepared */
+    drl_model_unprepare(m);
     size_t tot = m->params.total;
     float *am = calloc(tot, sizeof(float)), *av = calloc(tot, sizeof(float));
     drl_adam_cfg ac = drl_adam_defaults();

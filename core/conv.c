@@ -196,8 +196,10 @@ static conv_plan plan_make(int B, int C, int H, int W, int OC, int K, int stride
  * 9*OC*C + wino_work(OC -> C) (backward dinp: flipped filters, then the same path on dout) and
  * wino_dw_work(C -> OC) (backward dw), with wino_work = 16*OC*C transformed filters plus, per
  * thread slot, 16*(C + OC)*NT for V and M and wino_q_floats(min(rb, TH), TW) of transform
- * scratch (see wino_plan_make), and wino_dw_work = per thread slot 16*OC*C (dU) plus the same
- * slot layout for blocks planned with the DW budget. */
+ * scratch (see wino_plan_make), plus WINO_SLOTS more transform scratches (a team sharing a
+ * block), and wino_dw_work = per thread slot 16*OC*C (dU) plus the same slot layout for blocks
+ * planned with the DW budget. Shapes with a prepared form (preparable) need wino_work(C -> OC)
+ * at every batch size: the prepared forward takes Winograd at any batch. */
 static size_t wino_work(int B, int C, int H, int W, int OC);
 static size_t wino_dw_work(int B, int C, int H, int W, int OC);
 static int use_direct_dw(int C, int K, int stride, int pad);
@@ -803,14 +805,15 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
 #define WINO_INLINE static inline
 #endif
 
-/* Small batches keep the direct path: their few tile blocks would not feed every thread, and the
- * filter transform would not be amortised. */
+/* Small batches keep the direct path: the per-call filter transform would not be amortised
+ * (with filters prepared once, drl_conv2d_forward_prepared takes Winograd at any batch). */
 static int use_winograd(int B, int C, int OC, int K, int stride, int pad) {
     return K == 3 && stride == 1 && pad == 1 && C >= 16 && OC >= 16 && B >= 16;
 }
 
 /* Tiling of a batch, from the shapes alone: TH x TW tiles per image, blocks of rb tile rows
- * (at most NT tiles), nblk blocks, one scratch slot of `slot` floats per thread. */
+ * (at most NT tiles), nblk blocks, one scratch slot of `slot` floats per thread (a team sharing
+ * each block: slot 0's V and M, and a transform scratch per thread; see wino_forward). */
 typedef struct {
     int TH, TW, rows, rb, nblk, NT;
     size_t slot;
@@ -1148,6 +1151,10 @@ static void wino_forward(float *out, const float *inp, const float *w, const flo
     const float *Uf = Upre ? Upre : U;
     int T = drl_threads_team(9.0 * B * (size_t)H * W * OC * C, PAR_MIN_FLOPS);
     if (T > WINO_SLOTS) T = WINO_SLOTS;
+    if (nblk < T) { /* sharing a block: at least 16 channels of each side per thread */
+        const int mc = C < OC ? C : OC, cap = mc / 16 > nblk ? mc / 16 : nblk;
+        if (T > cap) T = cap;
+    }
     const int shared = nblk < T;
 #pragma omp parallel num_threads(T)
     {

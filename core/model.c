@@ -228,6 +228,12 @@ int drl_model_prepare(drl_err *err, drl_model *m) {
     return 0;
 }
 
+void drl_model_unprepare(drl_model *m) {
+    free(m->prep);
+    m->prep = NULL;
+    m->prep_for = NULL;
+}
+
 void drl_model_encode(const drl_model *m, drl_model_acts *a, const float *P, const float *x,
                       const float *t, float *z, int B) {
     const drl_config *c = &m->cfg;

@@ -74,8 +74,11 @@ void drl_model_acts_free(drl_model_acts *a);
  * drl_unet_prepare) from m->params.data, so that drl_model_encode and drl_model_score with
  * P == m->params.data skip their per-call transforms (at batch 1 the encoder runs ~1.6x as
  * fast). Call it again after changing those weights (training never calls it: prepared filters
- * are for models whose weights stay fixed while they serve). */
+ * are for models whose weights stay fixed while they serve), or drl_model_unprepare. It rewrites
+ * m->prep in place: no other thread may use the model meanwhile. */
 int drl_model_prepare(drl_err *err, drl_model *m);
+/* Drops the prepared filters: encode and score compute the transforms per call again. */
+void drl_model_unprepare(drl_model *m);
 
 /* Embeddings of B images: z (B, d) = E(x) (the mean for VDRL). t (B) gives the encoder's time
  * for time-conditioned models (NULL there means t = t_min for every image); ignored otherwise. */

@@ -361,13 +361,17 @@ START_TEST(test_conv_threads_identical) {
 }
 END_TEST
 
-/* Prepared filters (the inference path): against the reference at batch 1, 2, 3 and 17, with 1
- * and 2 threads (at batch 1 the small images have fewer tile blocks than threads: the team
- * shares each block), and bit-identical twice with 2 threads. Shapes without a prepared form
- * have prepared_size 0 and give drl_conv2d_forward's result exactly. */
+/* Prepared filters (the inference path): against the reference at batch 1, 2, 3 and 17, with 1,
+ * 2, 4 and 8 threads (with fewer tile blocks than threads, and 16+ channels per thread, the team
+ * shares each block: 64→64 14×14 and 128→128 7×7 at batch 1 have one block, 128→128 14×14 two),
+ * and bit-identical twice with 4 threads. Shapes without a prepared form have prepared_size 0
+ * and give drl_conv2d_forward's result exactly. Then the unprepared forward and backward of a
+ * batch-16 layer of one block (the training path's shared block: filters transformed in the
+ * call, dinp accumulating) with 4 threads. */
 START_TEST(test_conv_prepared) {
     const cshape sh[] = {{1, 32, 28, 28, 32, 3, 1, 1}, {1, 64, 14, 14, 64, 3, 1, 1},
-                         {1, 128, 7, 7, 128, 3, 1, 1}, {2, 16, 9, 9, 24, 3, 1, 1},
+                         {1, 128, 7, 7, 128, 3, 1, 1}, {1, 128, 14, 14, 128, 3, 1, 1},
+                         {2, 16, 9, 9, 24, 3, 1, 1},
                          {3, 24, 12, 24, 16, 3, 1, 1}, {17, 16, 7, 7, 32, 3, 1, 1},
                          {1, 16, 3, 3, 16, 3, 1, 1},   {2, 16, 1, 1, 16, 3, 1, 1},
                          {1, 32, 28, 28, 64, 3, 2, 1}, {1, 1, 28, 28, 32, 3, 1, 1},
@@ -380,29 +384,47 @@ START_TEST(test_conv_prepared) {
         ck_assert_uint_eq(np, has ? 16 * (size_t)s->OC * s->C : 0);
         float *pw = np ? drl_test_zeros(np) : NULL;
         drl_conv2d_prepare(pw, c.w, s->C, s->OC, s->K, s->stride, s->pad);
-        float *want = drl_test_zeros(c.no), *plain = drl_test_zeros(c.no), *res[3];
+        float *want = drl_test_zeros(c.no), *plain = drl_test_zeros(c.no), *res[5];
         ref_conv(&c, c.inp, c.w, c.b, want, NULL, NULL, NULL, NULL);
+        drl_threads_set(1); /* compared bit for bit with the 1-thread run below */
         fwd(&c, c.inp, c.w, c.b, plain);
-        for (int run = 0; run < 3; run++) {
-            drl_threads_set(run == 0 ? 1 : 2);
+        const int threads[5] = {1, 2, 4, 8, 4};
+        for (int run = 0; run < 5; run++) {
+            drl_threads_set(threads[run]);
             res[run] = drl_test_zeros(c.no);
             drl_conv2d_forward_prepared(res[run], c.inp, c.w, pw, c.b, c.work, s->B, s->C, s->H,
                                         s->W, s->OC, s->K, s->stride, s->pad);
         }
         char what[96];
-        for (int run = 0; run < 2; run++) {
-            snprintf(what, sizeof what, "prepared shape %zu, %d thread(s)", k, run + 1);
+        for (int run = 0; run < 4; run++) {
+            snprintf(what, sizeof what, "prepared shape %zu, %d thread(s)", k, threads[run]);
             ck_assert_close(res[run], want, c.no, 1e-5, what);
         }
-        ck_assert_msg(memcmp(res[1], res[2], c.no * sizeof(float)) == 0,
-                      "prepared shape %zu differs between two runs with 2 threads", k);
+        ck_assert_msg(memcmp(res[2], res[4], c.no * sizeof(float)) == 0,
+                      "prepared shape %zu differs between two runs with 4 threads", k);
         if (!np)
             ck_assert_msg(memcmp(res[0], plain, c.no * sizeof(float)) == 0,
                           "shape %zu has no prepared form but differs from the plain forward", k);
-        for (int run = 0; run < 3; run++) free(res[run]);
+        for (int run = 0; run < 5; run++) free(res[run]);
         free(want), free(plain), free(pw);
         case_free(&c);
     }
+    const cshape one = {16, 64, 3, 3, 64, 3, 1, 1};
+    conv_case c = case_make(&one, 1400);
+    drl_rng r;
+    drl_rng_seed(&r, 1401);
+    float *dout = drl_test_randn(&r, c.no, 1.0f), *want = drl_test_zeros(c.no);
+    float *wi = drl_test_zeros(c.ni), *ww = drl_test_zeros(c.nw), *wb = drl_test_zeros(64);
+    float *gi = drl_test_zeros(c.ni), *gw = drl_test_zeros(c.nw), *gb = drl_test_zeros(64);
+    ref_conv(&c, c.inp, c.w, c.b, want, dout, wi, ww, wb);
+    drl_threads_set(4);
+    fwd(&c, c.inp, c.w, c.b, c.out);
+    bwd(&c, gi, gw, gb, dout);
+    ck_assert_close(c.out, want, c.no, 1e-5, "batch-16 one-block layer, 4 threads: out");
+    ck_assert_close(gi, wi, c.ni, 1e-5, "batch-16 one-block layer, 4 threads: dinp");
+    ck_assert_close(gw, ww, c.nw, 1e-5, "batch-16 one-block layer, 4 threads: dw");
+    free(dout), free(want), free(wi), free(ww), free(wb), free(gi), free(gw), free(gb);
+    case_free(&c);
     drl_threads_set(0);
 }
 END_TEST
@@ -429,7 +451,8 @@ START_TEST(test_conv_work_size) {
 END_TEST
 
 /* Scratch sized for B serves every smaller batch (the server's batcher runs partial batches on
- * activations made for --max-batch): forward and backward never write past work_size(B). */
+ * activations made for --max-batch): forward, backward and the prepared forward never write past
+ * work_size(B), with 8 threads (the most scratch slots). */
 START_TEST(test_conv_work_size_partial_batches) {
     const int shapes[][6] = {/* C, H, OC, K, stride, pad */
                              {1, 28, 32, 3, 1, 1}, {32, 28, 64, 3, 2, 1}, {64, 14, 128, 3, 2, 1},
@@ -438,6 +461,7 @@ START_TEST(test_conv_work_size_partial_batches) {
     const int bs[] = {1, 2, 15, 16, 17, 33, 41, 42, 50, 63, 64};
     drl_rng r;
     drl_rng_seed(&r, 11);
+    drl_threads_set(8);
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
         const int C = shapes[si][0], H = shapes[si][1], OC = shapes[si][2], K = shapes[si][3];
         const int st = shapes[si][4], pad = shapes[si][5], OH = drl_conv2d_out_size(H, K, st, pad);
@@ -463,6 +487,7 @@ START_TEST(test_conv_work_size_partial_batches) {
         }
         free(work), free(x), free(w), free(y), free(dx), free(dw), free(pw);
     }
+    drl_threads_set(0);
 }
 END_TEST
 
