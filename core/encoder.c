@@ -59,7 +59,7 @@ void drl_encoder_layout(const drl_encoder *e, drl_encoder_acts *a, drl_arena *ar
     drl_resblock_layout(&e->rb[1], &a->rb[1], ar, B, grad);
     a->d2 = drl_arena_take(ar, n2);
     drl_resblock_layout(&e->rb[2], &a->rb[2], ar, B, grad);
-    a->gn = drl_arena_take(ar, n2);
+    a->gn = grad ? drl_arena_take(ar, n2) : NULL; /* for backward only */
     a->mean = drl_arena_take(ar, (size_t)B * e->G);
     a->rstd = drl_arena_take(ar, (size_t)B * e->G);
     a->a = drl_arena_take(ar, n2);

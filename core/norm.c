@@ -24,7 +24,9 @@
 /* SiLU and its derivative written as in act.c, so the fused ops give the same bits. */
 static inline float sigmoidf(float x) { return 1.0f / (1.0f + drl_expf(-x)); }
 
-/* Forward of GroupNorm; act (may be NULL) additionally receives SiLU of the output. */
+/* Forward of GroupNorm; act (may be NULL) additionally receives SiLU of the output; out may be
+ * NULL when act is given (inference: only SiLU(out) is needed, and is computed from the same
+ * float values). */
 static void gn_forward(float *out, float *act, float *mean, float *rstd, const float *inp,
                        const float *gamma, const float *beta, int B, int C, int HW, int G) {
     if (B <= 0 || C <= 0 || HW <= 0 || G <= 0) return;
@@ -34,7 +36,6 @@ static void gn_forward(float *out, float *act, float *mean, float *rstd, const f
     for (long bg = 0; bg < (long)B * G; bg++) {
         const int g = (int)(bg % G);
         const float *x = inp + (size_t)bg * N;
-        float *y = out + (size_t)bg * N;
         double s = 0.0;
 #pragma omp simd reduction(+ : s)
         for (size_t i = 0; i < N; i++) s += x[i];
@@ -53,12 +54,18 @@ static void gn_forward(float *out, float *act, float *mean, float *rstd, const f
             const int ch = g * Cg + c;
             const float gam = gamma[ch], bet = beta[ch];
             const float *xc = x + (size_t)c * HW;
-            float *yc = y + (size_t)c * HW;
-            for (int p = 0; p < HW; p++) yc[p] = (xc[p] - m) * r * gam + bet;
-            if (act) {
-                float *ac = act + (size_t)bg * N + (size_t)c * HW;
-                for (int p = 0; p < HW; p++) ac[p] = yc[p] * sigmoidf(yc[p]);
+            float *ac = act ? act + (size_t)bg * N + (size_t)c * HW : NULL;
+            if (!out) {
+                for (int p = 0; p < HW; p++) {
+                    const float v = (xc[p] - m) * r * gam + bet;
+                    ac[p] = v * sigmoidf(v);
+                }
+                continue;
             }
+            float *yc = out + (size_t)bg * N + (size_t)c * HW;
+            for (int p = 0; p < HW; p++) yc[p] = (xc[p] - m) * r * gam + bet;
+            if (act)
+                for (int p = 0; p < HW; p++) ac[p] = yc[p] * sigmoidf(yc[p]);
         }
     }
 }

@@ -14,7 +14,7 @@ void drl_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const floa
                             const float *gamma, int B, int C, int HW, int G);
 
 /* GroupNorm followed by SiLU in one pass: out as drl_groupnorm_forward, act = SiLU(out) (the
- * same values as drl_silu_forward(act, out)). */
+ * same values as drl_silu_forward(act, out)). out may be NULL (inference: act alone). */
 void drl_groupnorm_silu_forward(float *out, float *act, float *mean, float *rstd, const float *inp,
                                 const float *gamma, const float *beta, int B, int C, int HW, int G);
 /* Backward of act = SiLU(GroupNorm(inp)) given dact and the saved GroupNorm output out: writes

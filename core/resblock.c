@@ -48,13 +48,13 @@ void drl_resblock_declare(drl_resblock *rb, drl_params *p, const char *prefix, i
 void drl_resblock_layout(const drl_resblock *rb, drl_resblock_acts *a, drl_arena *ar, int B, int grad) {
     size_t HW = (size_t)rb->H * rb->W, nin = (size_t)B * rb->Cin * HW, nout = (size_t)B * rb->Cout * HW;
     size_t ng = (size_t)B * rb->G;
-    a->gn1 = drl_arena_take(ar, nin);
+    a->gn1 = grad ? drl_arena_take(ar, nin) : NULL; /* GroupNorm outputs: for backward only */
     a->mean1 = drl_arena_take(ar, ng);
     a->rstd1 = drl_arena_take(ar, ng);
     a->a1 = drl_arena_take(ar, nin);
     a->h1 = drl_arena_take(ar, nout);
     a->cb = rb->cond_dim > 0 ? drl_arena_take(ar, (size_t)B * rb->Cout) : NULL;
-    a->gn2 = drl_arena_take(ar, nout);
+    a->gn2 = grad ? drl_arena_take(ar, nout) : NULL;
     a->mean2 = drl_arena_take(ar, ng);
     a->rstd2 = drl_arena_take(ar, ng);
     a->a2 = drl_arena_take(ar, nout);

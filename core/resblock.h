@@ -30,11 +30,11 @@ typedef struct {
 
 /* Activations of one block for batch B (pointers into an arena). */
 typedef struct {
-    float *gn1, *mean1, *rstd1; /* (B, Cin, HW), (B, G), (B, G) */
+    float *gn1, *mean1, *rstd1; /* (B, Cin, HW) (NULL without grad), (B, G), (B, G) */
     float *a1;                  /* SiLU(gn1) (B, Cin, HW) */
     float *h1;                  /* conv1 + bias (B, Cout, HW) */
     float *cb;                  /* Dense(SiLU(cond)) (B, Cout) */
-    float *gn2, *mean2, *rstd2; /* (B, Cout, HW), (B, G), (B, G) */
+    float *gn2, *mean2, *rstd2; /* (B, Cout, HW) (NULL without grad), (B, G), (B, G) */
     float *a2;                  /* SiLU(gn2), after dropout (B, Cout, HW) */
     float *mask;                /* dropout mask (B, Cout, HW), NULL if no dropout */
     float *out;                 /* (B, Cout, HW) */

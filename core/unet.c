@@ -92,7 +92,7 @@ void drl_unet_layout(const drl_unet *u, drl_unet_acts *a, drl_arena *ar, int B, 
     a->q1 = drl_arena_take(ar, s0 * c1);
     a->cat1 = drl_arena_take(ar, s0 * 2 * c1);
     drl_resblock_layout(&u->u1, &a->u1, ar, B, grad);
-    a->gn = drl_arena_take(ar, s0 * c1);
+    a->gn = grad ? drl_arena_take(ar, s0 * c1) : NULL; /* for backward only */
     a->mean = drl_arena_take(ar, (size_t)B * u->G);
     a->rstd = drl_arena_take(ar, (size_t)B * u->G);
     a->a = drl_arena_take(ar, s0 * c1);
