@@ -1,6 +1,8 @@
 /* model.c — DRL model: build, save/load, encode, loss (see model.h). */
 #include "model.h"
 
+#include <sys/mman.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +176,11 @@ static drl_model_acts *acts_create(drl_err *err, const drl_model *m, int B, int 
     }
     drl_arena ar = {NULL, 0};
     acts_layout(m, a, &ar, B, grad, encoder_only);
-    a->mem = aligned_alloc(64, ((ar.used * sizeof(float)) + 63) & ~(size_t)63);
+    /* In 2 MiB transparent huge pages (advice only; Debian's default THP mode is "madvise"):
+     * bench_model's activations took 496k page faults in 4 KiB pages, 7k so. */
+    const size_t HP = (size_t)2 << 20, bytes = (ar.used * sizeof(float) + HP - 1) & ~(HP - 1);
+    a->mem = aligned_alloc(HP, bytes);
+    if (a->mem) madvise(a->mem, bytes, MADV_HUGEPAGE);
     if (!a->mem) {
         drl_errf(err, DRL_ENOMEM, "model: out of memory for %zu MB of activations",
                  ar.used * sizeof(float) >> 20);
