@@ -4,7 +4,8 @@
  * Usage: bench_conv [--threads N] [--reps N] [--batch B]   (default: B = 64 and 256, 5 rounds)
  * Backward counts both products (dw and dinp): 4*M*N*K flops against 2*M*N*K for forward;
  * except for the first layers ("in", whose input is the data), where it runs as in the models:
- * dw and db only (dinp = NULL), 2*M*N*K flops.
+ * dw and db only (dinp = NULL), 2*M*N*K flops. "prep" is the forward with prepared filters
+ * (drl_conv2d_forward_prepared: what inference runs), for the shapes that have them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,8 +68,11 @@ static void run(const shape *s, int B, int reps) {
     float *db = alloc_fill(M, 8);
     float *work = alloc_fill(drl_conv2d_work_size(B, C, H, W, OC, K, s->stride, s->pad), 9);
     float *gb = alloc_fill(KK * N, 10);
+    const size_t np = drl_conv2d_prepared_size(C, OC, K, s->stride, s->pad);
+    float *pw = np ? alloc_fill(np, 11) : NULL;
+    drl_conv2d_prepare(pw, w, C, OC, K, s->stride, s->pad);
     const double flops = 2.0 * (double)M * (double)N * (double)KK;
-    double tf = 1e30, tb = 1e30, tg = 1e30;
+    double tf = 1e30, tb = 1e30, tg = 1e30, tp = 1e30;
     /* Rounds of: sgemm twice, pause, forward twice, backward twice; the best time of each kind
      * counts, so every kind is timed warm (the second call finds its threads awake and its
      * operands cached) and bursts of load from other processes are skipped. The pause lets the
@@ -89,6 +93,13 @@ static void run(const shape *s, int B, int reps) {
             double t = now() - t0;
             if (t < tf) tf = t;
         }
+        for (int k = 0; k < 2 && pw; k++) {
+            double t0 = now();
+            drl_conv2d_forward_prepared(out, inp, w, pw, bias, work, B, C, H, W, OC, K, s->stride,
+                                        s->pad);
+            double t = now() - t0;
+            if (t < tp) tp = t;
+        }
         for (int k = 0; k < 2; k++) {
             double t0 = now();
             drl_conv2d_backward(s->first ? NULL : dinp, dw, db, dout, inp, w, work, B, C, H, W,
@@ -98,13 +109,15 @@ static void run(const shape *s, int B, int reps) {
         }
     }
     const double gg = flops / tg * 1e-9, gf = flops / tf * 1e-9;
-    const double gbw = (s->first ? 1.0 : 2.0) * flops / tb * 1e-9;
+    const double gbw = (s->first ? 1.0 : 2.0) * flops / tb * 1e-9, gp = flops / tp * 1e-9;
     printf("%-22s B=%-3d M=%-4zu N=%-7zu K=%-5zu  sgemm %6.1f  fwd %6.1f (%4.0f%%)  bwd %6.1f "
-           "(%4.0f%%)\n",
+           "(%4.0f%%)",
            s->name, B, M, N, KK, gg, gf, 100.0 * gf / gg, gbw, 100.0 * gbw / gg);
+    if (pw) printf("  prep %6.1f (%4.0f%%)\n", gp, 100.0 * gp / gg);
+    else printf("\n");
     fflush(stdout);
     free(inp), free(w), free(bias), free(out), free(dout), free(dinp), free(dw), free(db);
-    free(work), free(gb);
+    free(work), free(gb), free(pw);
 }
 
 int main(int argc, char **argv) {
