@@ -205,6 +205,7 @@ static size_t wino_dw_work(int B, int C, int H, int W, int OC);
 static int use_direct_dw(int C, int K, int stride, int pad);
 static size_t direct_dw_floats(int B, int C, int H, int W, int OC, int K, int pad);
 static int use_winograd(int B, int C, int OC, int K, int stride, int pad);
+static int preparable(int C, int OC, int K, int stride, int pad);
 
 static size_t work_needed(int B, int C, int H, int W, int OC, int K, int stride, int pad) {
     conv_plan p = plan_make(B, C, H, W, OC, K, stride, pad);
@@ -223,7 +224,7 @@ static size_t work_needed(int B, int C, int H, int W, int OC, int K, int stride,
         /* backward dinp: flipped filters (C, OC, 3, 3) + the Winograd work of OC -> C */
         n = max_sz(n, 9 * (size_t)OC * C + wino_work(B, OC, H, W, C));
         n = max_sz(n, wino_dw_work(B, C, H, W, OC)); /* backward dw */
-    } else if (use_winograd(16, C, OC, K, stride, pad)) {
+    } else if (preparable(C, OC, K, stride, pad)) {
         n = max_sz(n, wino_work(B, C, H, W, OC)); /* forward with prepared filters */
     }
     return n;
@@ -816,7 +817,7 @@ static int use_winograd(int B, int C, int OC, int K, int stride, int pad) {
  * each block: slot 0's V and M, and a transform scratch per thread; see wino_forward). */
 typedef struct {
     int TH, TW, rows, rb, nblk, NT;
-    size_t slot;
+    size_t slot, qf; /* qf: floats of one transform scratch (part of a slot) */
 } wino_plan;
 
 /* Transform scratch for up to R tile rows of one plane (see wino_input_rows / wino_output_rows):
@@ -830,7 +831,8 @@ static wino_plan wino_plan_make(int B, int C, int H, int W, int OC, size_t budge
     q.rb = r < 1 ? 1 : (int)r;
     q.nblk = (q.rows + q.rb - 1) / q.rb;
     q.NT = (q.rb < q.rows ? q.rb : q.rows) * q.TW;
-    q.slot = 16 * (size_t)(C + OC) * (size_t)q.NT + wino_q_floats(q.rb < q.TH ? q.rb : q.TH, q.TW);
+    q.qf = wino_q_floats(q.rb < q.TH ? q.rb : q.TH, q.TW);
+    q.slot = 16 * (size_t)(C + OC) * (size_t)q.NT + q.qf;
     return q;
 }
 
@@ -839,8 +841,7 @@ static wino_plan wino_plan_make(int B, int C, int H, int W, int OC, size_t budge
 static size_t wino_work(int B, int C, int H, int W, int OC) {
     const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_FLOATS);
     const size_t slots = q.nblk < WINO_SLOTS ? (size_t)q.nblk : WINO_SLOTS;
-    return 16 * (size_t)OC * C + slots * q.slot +
-           WINO_SLOTS * wino_q_floats(q.rb < q.TH ? q.rb : q.TH, q.TW);
+    return 16 * (size_t)OC * C + slots * q.slot + WINO_SLOTS * q.qf;
 }
 
 /* The filter gradient: per thread slot (at most WINO_DW_SLOTS), dU (16, OC, C) and a slot of the
@@ -1175,7 +1176,7 @@ static void wino_forward(float *out, const float *inp, const float *w, const flo
             }
         } else {
             float *V = slots, *M = V + 16 * (size_t)C * NT;
-            float *qb = slots + nslots * slot + (size_t)t * wino_q_floats(q.rb < q.TH ? q.rb : q.TH, q.TW);
+            float *qb = slots + nslots * slot + (size_t)t * q.qf;
             int c0, c1;
             drl_threads_split(C, t, nt, &c0, &c1);
             for (int blk = 0; blk < nblk; blk++) {
