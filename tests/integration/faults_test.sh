@@ -16,8 +16,10 @@ for i in 1 2 3 4 5 6; do
   lines=$( [ -f "$M.csv" ] && wc -l < "$M.csv" || echo 0)
   "$BIN" train --out "$M" --steps 100000 --resume "${small[@]}" >/dev/null 2>&1 &
   p=$!
-  # wait until this run is checkpointing (its curve grows), then kill at a random moment
-  for k in $(seq 1 $((300 * SLOW))); do [ -f "$M.csv" ] && [ "$(wc -l < "$M.csv")" -gt $((lines + 1)) ] && break; sleep 0.05; done
+  # wait until this run has checkpointed at least once, then kill at a random moment. A step's
+  # curve row is written before its checkpoint, so two new rows (not one) are needed: in the
+  # first run a kill right after the first row can land before any checkpoint exists at all.
+  for k in $(seq 1 $((300 * SLOW))); do [ -f "$M.csv" ] && [ "$(wc -l < "$M.csv")" -gt $((lines + 2)) ] && break; sleep 0.05; done
   sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
   kill -9 "$p" 2>/dev/null && kills=$((kills + 1)); wait "$p" 2>/dev/null
   if [ -f "$M" ] && "$BIN" inspect "$M" >/dev/null 2>&1 && "$BIN" inspect "$M.state" >/dev/null 2>&1; then good=$((good + 1)); fi
