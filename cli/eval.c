@@ -29,6 +29,8 @@ static const char *usage_text =
     "  --times K       time-conditioned models: accuracy per t on K times and for the concatenated\n"
     "                  trajectory (default 4)\n"
     "  --no-pixels     skip the raw-pixel baseline\n"
+    "  --probe-c C     inverse L2 strength of the logistic regressions (scikit-learn's C;\n"
+    "                  default 1); each is solved to convergence by L-BFGS\n"
     "  --json          machine-readable output\n"
     "  --threads N     threads (default: all cores)\n"
     "\n"
@@ -215,19 +217,19 @@ typedef struct {
     double linear, few100, few100_sd, few1000, few1000_sd;
 } eval_row;
 
-static int evaluate(drl_err *err, const char *name, const float *Xtr, const int *ytr, size_t Ntr,
-                    const float *Xte, const int *yte, size_t Nte, int D, int runs, eval_row *row) {
-    drl_probe_cfg pc = drl_probe_defaults();
+static int evaluate(drl_err *err, const drl_probe_cfg *pc, const char *name, const float *Xtr,
+                    const int *ytr, size_t Ntr, const float *Xte, const int *yte, size_t Nte, int D,
+                    int runs, eval_row *row) {
     drl_probe *p = NULL;
     snprintf(row->name, sizeof row->name, "%s", name);
-    int rc = drl_probe_fit(err, &pc, Xtr, ytr, Ntr, D, 10, &p);
+    int rc = drl_probe_fit(err, pc, Xtr, ytr, Ntr, D, 10, &p);
     if (rc) return rc;
     row->linear = drl_probe_accuracy(p, Xte, yte, Nte);
     drl_probe_free(p);
     row->few100 = row->few1000 = -1;
-    if (Ntr >= 100) rc = drl_probe_few_label(err, &pc, Xtr, ytr, Ntr, Xte, yte, Nte, D, 10, 100, runs, 100, &row->few100, &row->few100_sd);
+    if (Ntr >= 100) rc = drl_probe_few_label(err, pc, Xtr, ytr, Ntr, Xte, yte, Nte, D, 10, 100, runs, 100, &row->few100, &row->few100_sd);
     if (!rc && Ntr >= 1000)
-        rc = drl_probe_few_label(err, &pc, Xtr, ytr, Ntr, Xte, yte, Nte, D, 10, 1000, runs, 1000, &row->few1000, &row->few1000_sd);
+        rc = drl_probe_few_label(err, pc, Xtr, ytr, Ntr, Xte, yte, Nte, D, 10, 1000, runs, 1000, &row->few1000, &row->few1000_sd);
     return rc;
 }
 
@@ -241,10 +243,12 @@ int drl_cli_eval(int argc, char **argv) {
     const char *model_path = NULL;
     size_t max_train = 0, max_test = 0;
     int runs = 10, K = 4, pixels = 1, as_json = 0, threads = 0;
+    float probe_c = 1.0f;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = !strcmp(a, "--model") || !strcmp(a, "--max-train") || !strcmp(a, "--max-test") ||
-                    !strcmp(a, "--runs") || !strcmp(a, "--times") || !strcmp(a, "--threads");
+                    !strcmp(a, "--runs") || !strcmp(a, "--times") || !strcmp(a, "--threads") ||
+                    !strcmp(a, "--probe-c");
         if (takes && !v) {
             fprintf(stderr, "drl eval: %s needs a value\n", a);
             return DRL_EXIT_USAGE;
@@ -257,6 +261,7 @@ int drl_cli_eval(int argc, char **argv) {
         else if (!strcmp(a, "--runs")) bad = drl_cli_count("eval", a, argv[++i], &runs);
         else if (!strcmp(a, "--times")) bad = drl_cli_count("eval", a, argv[++i], &K);
         else if (!strcmp(a, "--threads")) bad = drl_cli_count("eval", a, argv[++i], &threads);
+        else if (!strcmp(a, "--probe-c")) bad = drl_cli_float("eval", a, argv[++i], &probe_c);
         else if (!strcmp(a, "--no-pixels")) pixels = 0;
         else if (!strcmp(a, "--json")) as_json = 1;
         else {
@@ -273,6 +278,12 @@ int drl_cli_eval(int argc, char **argv) {
         fprintf(stderr, "drl eval: --runs must be 1..1000 and --times 1..64\n");
         return DRL_EXIT_USAGE;
     }
+    if (!(probe_c >= 1e-6f && probe_c <= 1e6f)) {
+        fprintf(stderr, "drl eval: --probe-c must be in [1e-6, 1e6]\n");
+        return DRL_EXIT_USAGE;
+    }
+    drl_probe_cfg pc = drl_probe_defaults();
+    pc.l2 = 1.0f / probe_c;
     drl_threads_set(threads);
     drl_err err = {0};
     drl_model *m = NULL;
@@ -306,12 +317,12 @@ int drl_cli_eval(int argc, char **argv) {
     }
     if (!rc && pixels) {
         int D = tr->C * tr->H * tr->W;
-        rc = evaluate(&err, "raw pixels", tr->images, tr->labels, tr->N, te->images, te->labels, te->N, D, runs, &rows[nrows++]);
+        rc = evaluate(&err, &pc, "raw pixels", tr->images, tr->labels, tr->N, te->images, te->labels, te->N, D, runs, &rows[nrows++]);
     }
     if (!rc) {
         size_t row = (size_t)Kt * d;
         if (Kt == 1) {
-            rc = evaluate(&err, "model", Etr, tr->labels, tr->N, Ete, te->labels, te->N, d, runs, &rows[nrows++]);
+            rc = evaluate(&err, &pc, "model", Etr, tr->labels, tr->N, Ete, te->labels, te->N, d, runs, &rows[nrows++]);
         } else {
             float *A = malloc(tr->N * (size_t)d * sizeof(float)), *Bt = malloc(te->N * (size_t)d * sizeof(float));
             if (!A || !Bt) rc = drl_errf(&err, DRL_ENOMEM, "out of memory");
@@ -320,16 +331,16 @@ int drl_cli_eval(int argc, char **argv) {
                 for (size_t i = 0; i < te->N; i++) memcpy(Bt + i * d, Ete + i * row + (size_t)k * d, (size_t)d * sizeof(float));
                 char name[64];
                 snprintf(name, sizeof name, "model, t = %.3g", times[k]);
-                rc = evaluate(&err, name, A, tr->labels, tr->N, Bt, te->labels, te->N, d, runs, &rows[nrows++]);
+                rc = evaluate(&err, &pc, name, A, tr->labels, tr->N, Bt, te->labels, te->N, d, runs, &rows[nrows++]);
             }
             free(A), free(Bt);
-            if (!rc) rc = evaluate(&err, "model, trajectory", Etr, tr->labels, tr->N, Ete, te->labels, te->N, (int)row, runs, &rows[nrows++]);
+            if (!rc) rc = evaluate(&err, &pc, "model, trajectory", Etr, tr->labels, tr->N, Ete, te->labels, te->N, (int)row, runs, &rows[nrows++]);
         }
     }
     if (!rc) {
         if (as_json) {
-            json_t *o = json_pack("{s:s, s:I, s:I, s:i}", "model", model_path, "train", (json_int_t)tr->N,
-                                  "test", (json_int_t)te->N, "runs", runs);
+            json_t *o = json_pack("{s:s, s:I, s:I, s:i, s:f}", "model", model_path, "train", (json_int_t)tr->N,
+                                  "test", (json_int_t)te->N, "runs", runs, "probe_c", (double)probe_c);
             json_t *arr = json_array();
             for (int i = 0; i < nrows; i++)
                 json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:f, s:f, s:f}", "representation", rows[i].name,

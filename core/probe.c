@@ -6,11 +6,10 @@
 #include <string.h>
 
 #include "linear.h"
-#include "loss.h"
 #include "rng.h"
 
 drl_probe_cfg drl_probe_defaults(void) {
-    drl_probe_cfg c = {1.0f, 500, 0.05f};
+    drl_probe_cfg c = {1.0f, 1000, 1e-6f};
     return c;
 }
 
@@ -29,6 +28,121 @@ static void standardise(const drl_probe *p, const float *X, size_t N, float *out
             out[i * p->D + d] = (X[i * p->D + d] - p->mu[d]) / p->sd[d];
 }
 
+/* The objective at theta = [W (K, D) | b (K)] on standardised rows Xs: returns
+ * f = (1/N) Σ xent(W x_i + b, y_i) + (l2 / 2N) ‖W‖² and writes its gradient to g. The loss sums
+ * are in double so that the line search can see decreases near the optimum. */
+static double objective(const float *theta, const float *Xs, const int *y, size_t N, int D, int K,
+                        float l2, float *logits, float *g) {
+    size_t kd = (size_t)K * D;
+    const float *W = theta, *b = theta + kd;
+    drl_linear_forward(logits, Xs, W, b, (int)N, D, K);
+    double f = 0;
+    float inv = 1.0f / (float)N;
+    for (size_t i = 0; i < N; i++) {
+        float *l = logits + i * K, mx = l[0];
+        for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
+        double z = 0;
+        for (int k = 0; k < K; k++) z += exp((double)(l[k] - mx));
+        f += log(z) + mx - l[y[i]];
+        for (int k = 0; k < K; k++) l[k] = (float)(exp((double)(l[k] - mx)) / z) * inv;
+        l[y[i]] -= inv; /* l is now d f / d logits */
+    }
+    f /= (double)N;
+    memset(g, 0, (kd + (size_t)K) * sizeof(float));
+    drl_linear_backward(NULL, g, g + kd, logits, Xs, W, (int)N, D, K);
+    double r = 0;
+    for (size_t j = 0; j < kd; j++) {
+        r += (double)theta[j] * theta[j];
+        g[j] += l2 / (float)N * theta[j];
+    }
+    return f + 0.5 * l2 / (double)N * r;
+}
+
+static double dot(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+static float max_abs(const float *a, size_t n) {
+    float m = 0;
+    for (size_t i = 0; i < n; i++) m = fabsf(a[i]) > m ? fabsf(a[i]) : m;
+    return m;
+}
+
+/* Limited-memory BFGS (history PROBE_M) with a backtracking Armijo line search, from theta = 0
+ * (p->W, p->b), until max |gradient| <= cfg->tol, cfg->iters iterations, or no further decrease
+ * can be resolved. The objective is strictly convex (l2 > 0), so this reaches its minimum. */
+enum { PROBE_M = 10 };
+static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const float *Xs, const int *y,
+                 size_t N, float *logits, float *g) {
+    int D = p->D, K = p->K;
+    size_t kd = (size_t)K * D, n = kd + (size_t)K;
+    float *x = calloc(n, sizeof(float)), *xn = malloc(n * sizeof(float)), *gn = malloc(n * sizeof(float));
+    float *d = malloc(n * sizeof(float)), *S = malloc(PROBE_M * n * sizeof(float));
+    float *Y = malloc(PROBE_M * n * sizeof(float));
+    double rho[PROBE_M], a[PROBE_M];
+    if (!x || !xn || !gn || !d || !S || !Y) {
+        free(x), free(xn), free(gn), free(d), free(S), free(Y);
+        return drl_errf(err, DRL_ENOMEM, "probe: out of memory");
+    }
+    double f = objective(x, Xs, y, N, D, K, cfg->l2, logits, g);
+    int hist = 0, head = 0; /* pairs stored, and the slot the next one goes to */
+    for (int it = 0; it < cfg->iters && max_abs(g, n) > cfg->tol; it++) {
+        /* d = -H g by the two-loop recursion over the stored (s, y) pairs, newest first */
+        for (size_t j = 0; j < n; j++) d[j] = -g[j];
+        for (int h = 0; h < hist; h++) {
+            int s = (head - 1 - h + PROBE_M) % PROBE_M;
+            a[s] = rho[s] * dot(S + s * n, d, n);
+            for (size_t j = 0; j < n; j++) d[j] -= (float)a[s] * Y[s * n + j];
+        }
+        double step = 1.0;
+        if (hist > 0) {
+            int s = (head - 1 + PROBE_M) % PROBE_M;
+            double gamma = 1.0 / (rho[s] * dot(Y + s * n, Y + s * n, n));
+            for (size_t j = 0; j < n; j++) d[j] *= (float)gamma;
+        } else {
+            step = 1.0 / sqrt(dot(g, g, n)); /* first step: unit length along -g */
+        }
+        for (int h = hist - 1; h >= 0; h--) {
+            int s = (head - 1 - h + PROBE_M) % PROBE_M;
+            double bb = rho[s] * dot(Y + s * n, d, n);
+            for (size_t j = 0; j < n; j++) d[j] += (float)(a[s] - bb) * S[s * n + j];
+        }
+        double gd = dot(g, d, n);
+        if (!(gd < 0)) { /* not a descent direction (rounding): restart from steepest descent */
+            hist = 0;
+            for (size_t j = 0; j < n; j++) d[j] = -g[j];
+            gd = -dot(g, g, n);
+            step = 1.0 / sqrt(-gd);
+        }
+        double fn = f;
+        int ok = 0;
+        for (int ls = 0; ls < 40 && !ok; ls++, step *= 0.5) {
+            for (size_t j = 0; j < n; j++) xn[j] = x[j] + (float)step * d[j];
+            fn = objective(xn, Xs, y, N, D, K, cfg->l2, logits, gn);
+            ok = fn <= f + 1e-4 * step * gd;
+        }
+        if (!ok) break; /* no decrease left that float arithmetic can resolve */
+        float *s = S + head * n, *yv = Y + head * n;
+        for (size_t j = 0; j < n; j++) s[j] = xn[j] - x[j], yv[j] = gn[j] - g[j];
+        double sy = dot(s, yv, n);
+        if (sy > 1e-12 * dot(yv, yv, n) && sy > 0) {
+            rho[head] = 1.0 / sy;
+            head = (head + 1) % PROBE_M;
+            hist += hist < PROBE_M;
+        }
+        memcpy(x, xn, n * sizeof(float));
+        memcpy(g, gn, n * sizeof(float));
+        if (f - fn <= 1e-12 * fmax(1.0, fabs(f))) break; /* converged to float resolution */
+        f = fn;
+    }
+    memcpy(p->W, x, kd * sizeof(float));
+    memcpy(p->b, x + kd, (size_t)K * sizeof(float));
+    free(x), free(xn), free(gn), free(d), free(S), free(Y);
+    return 0;
+}
+
 int drl_probe_fit(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y, size_t N,
                   int D, int K, drl_probe **out) {
     *out = NULL;
@@ -38,12 +152,10 @@ int drl_probe_fit(drl_err *err, const drl_probe_cfg *cfg, const float *X, const 
         if (y[i] < 0 || y[i] >= K) return drl_errf(err, DRL_EINVAL, "probe: label %d of row %zu not in [0, %d)", y[i], i, K);
     drl_probe *p = calloc(1, sizeof *p);
     size_t nd = N * (size_t)D, nk = N * (size_t)K, kd = (size_t)K * D;
-    float *Xs = malloc(nd * sizeof(float)), *logits = malloc(nk * sizeof(float)), *dlog = malloc(nk * sizeof(float));
-    float *gW = malloc(kd * sizeof(float)), *gb = malloc((size_t)K * sizeof(float));
-    float *mW = calloc(kd, sizeof(float)), *vW = calloc(kd, sizeof(float));
-    float *mb = calloc((size_t)K, sizeof(float)), *vb = calloc((size_t)K, sizeof(float));
+    float *Xs = malloc(nd * sizeof(float)), *logits = malloc(nk * sizeof(float));
+    float *g = malloc((kd + (size_t)K) * sizeof(float));
     int rc = 0;
-    if (!p || !Xs || !logits || !dlog || !gW || !gb || !mW || !vW || !mb || !vb) {
+    if (!p || !Xs || !logits || !g) {
         rc = drl_errf(err, DRL_ENOMEM, "probe: out of memory");
         goto done;
     }
@@ -66,31 +178,9 @@ int drl_probe_fit(drl_err *err, const drl_probe_cfg *cfg, const float *X, const 
         p->sd[d] = sd > 1e-6 ? (float)sd : 1.0f;
     }
     standardise(p, X, N, Xs);
-    /* Full-batch Adam on a convex objective, step decayed as 1/sqrt(1 + it/50). */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-    float l2n = cfg->l2 / (float)N;
-    for (int it = 0; it < cfg->iters; it++) {
-        drl_linear_forward(logits, Xs, p->W, p->b, (int)N, D, K);
-        drl_xent_loss(dlog, NULL, logits, y, (int)N, K);
-        memset(gW, 0, kd * sizeof(float));
-        memset(gb, 0, (size_t)K * sizeof(float));
-        drl_linear_backward(NULL, gW, gb, dlog, Xs, p->W, (int)N, D, K);
-        for (size_t j = 0; j < kd; j++) gW[j] += l2n * p->W[j];
-        float lr = cfg->lr / sqrtf(1.0f + it / 50.0f);
-        float c1 = 1.0f - powf(b1, (float)(it + 1)), c2 = 1.0f - powf(b2, (float)(it + 1));
-        for (size_t j = 0; j < kd; j++) {
-            mW[j] = b1 * mW[j] + (1 - b1) * gW[j];
-            vW[j] = b2 * vW[j] + (1 - b2) * gW[j] * gW[j];
-            p->W[j] -= lr * (mW[j] / c1) / (sqrtf(vW[j] / c2) + eps);
-        }
-        for (int k = 0; k < K; k++) {
-            mb[k] = b1 * mb[k] + (1 - b1) * gb[k];
-            vb[k] = b2 * vb[k] + (1 - b2) * gb[k] * gb[k];
-            p->b[k] -= lr * (mb[k] / c1) / (sqrtf(vb[k] / c2) + eps);
-        }
-    }
+    rc = lbfgs(err, cfg, p, Xs, y, N, logits, g);
 done:
-    free(Xs), free(logits), free(dlog), free(gW), free(gb), free(mW), free(vW), free(mb), free(vb);
+    free(Xs), free(logits), free(g);
     if (rc) drl_probe_free(p);
     else *out = p;
     return rc;

@@ -2,8 +2,9 @@
  *
  * Features are standardised (train-set mean / std), then W, b minimise
  *   (1/N) Σ xent(W x_i + b, y_i) + (l2 / 2N) ‖W‖²
- * — the objective of scikit-learn's LogisticRegression(C = 1/l2) up to the factor N — by
- * full-batch Adam with a decaying step, which converges on these convex problems. */
+ * — the objective of scikit-learn's LogisticRegression(C = 1/l2) up to the factor N — by L-BFGS
+ * to a gradient tolerance, so the accuracy reported is that of the minimiser, not of an
+ * optimiser stopped early. */
 #ifndef DRL_PROBE_H
 #define DRL_PROBE_H
 
@@ -21,8 +22,8 @@ typedef struct {
 
 typedef struct {
     float l2;       /* 1/C, default 1 */
-    int iters;      /* full-batch iterations, default 500 */
-    float lr;       /* Adam step, default 0.05 */
+    int iters;      /* L-BFGS iterations at most, default 1000 */
+    float tol;      /* stop when max |gradient of the objective| <= tol, default 1e-6 */
 } drl_probe_cfg;
 
 drl_probe_cfg drl_probe_defaults(void);

@@ -64,6 +64,55 @@ START_TEST(test_chance_on_noise) {
 }
 END_TEST
 
+START_TEST(test_reaches_the_minimum) {
+    /* Overlapping classes in 16 dims with correlated, badly scaled features: the fit must be
+     * the minimiser of (1/N) Σ xent + (l2/2N) ‖W‖² — its gradient, recomputed here in double
+     * from the returned W, b and standardisation, vanishes (an optimiser stopped early, like
+     * the full-batch Adam this replaced, leaves ~1e-3). */
+    enum { N = 3000, D = 16, K = 5 };
+    drl_rng r;
+    drl_rng_seed(&r, 21);
+    float *X = malloc(N * D * sizeof(float));
+    int *y = malloc(N * sizeof(int));
+    for (size_t i = 0; i < N; i++) {
+        y[i] = (int)(i % K);
+        float common = drl_rng_normal(&r);
+        for (int d = 0; d < D; d++)
+            X[i * D + d] = (d + 1) * (drl_rng_normal(&r) + 0.8f * common + (d % K == y[i] ? 0.7f : 0.0f)) + 5.0f * d;
+    }
+    drl_err e = {0};
+    for (int c = 0; c < 2; c++) {
+        drl_probe_cfg cfg = drl_probe_defaults();
+        cfg.l2 = c ? 0.01f : 1.0f;
+        drl_probe *p = NULL;
+        ck_assert_int_eq(drl_probe_fit(&e, &cfg, X, y, N, D, K, &p), 0);
+        double gW[K * D] = {0}, gb[K] = {0}, xs[D], pr[K];
+        for (size_t i = 0; i < N; i++) {
+            for (int d = 0; d < D; d++) xs[d] = (X[i * D + d] - p->mu[d]) / p->sd[d];
+            double mx = -1e300, z = 0;
+            for (int k = 0; k < K; k++) {
+                pr[k] = p->b[k];
+                for (int d = 0; d < D; d++) pr[k] += (double)p->W[k * D + d] * xs[d];
+                mx = pr[k] > mx ? pr[k] : mx;
+            }
+            for (int k = 0; k < K; k++) z += pr[k] = exp(pr[k] - mx);
+            for (int k = 0; k < K; k++) {
+                double dl = (pr[k] / z - (k == y[i])) / N;
+                gb[k] += dl;
+                for (int d = 0; d < D; d++) gW[k * D + d] += dl * xs[d];
+            }
+        }
+        double worst = 0;
+        for (int j = 0; j < K * D; j++) worst = fmax(worst, fabs(gW[j] + cfg.l2 / N * p->W[j]));
+        for (int k = 0; k < K; k++) worst = fmax(worst, fabs(gb[k]));
+        printf("probe: l2 %g, max |gradient| at the fit %.2e\n", cfg.l2, worst);
+        ck_assert_msg(worst < 1e-5, "l2 %g: gradient %.3e at the fit", cfg.l2, worst);
+        drl_probe_free(p);
+    }
+    free(X), free(y);
+}
+END_TEST
+
 START_TEST(test_bad_inputs) {
     float X[4] = {0, 1, 2, 3};
     int y[2] = {0, 5};
@@ -86,6 +135,7 @@ int main(void) {
     TCase *tc = tcase_create("probe");
     tcase_add_test(tc, test_separable);
     tcase_add_test(tc, test_chance_on_noise);
+    tcase_add_test(tc, test_reaches_the_minimum);
     tcase_add_test(tc, test_bad_inputs);
     suite_add_tcase(s, tc);
     return drl_test_run(s);
