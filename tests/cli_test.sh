@@ -55,6 +55,7 @@ expect_rc 2 "train --t-range 0.5,1x" "$BIN" train --out "$TMP/m" --t-range 0.5,1
 expect_rc 2 "encode --batch abc" "$BIN" encode --model x --batch abc in.png
 expect_err "--batch" "encode names the flag"
 expect_rc 2 "eval --runs two" "$BIN" eval --model x --runs two
+expect_rc 2 "eval --probe-c 0" "$BIN" eval --model x --probe-c 0
 expect_rc 2 "eval --sampling --snr nan" "$BIN" eval --model x --sampling --snr nan
 expect_rc 2 "sample --steps 1.5" "$BIN" sample --model x --image a.png --steps 1.5 --out "$TMP/g.png"
 expect_rc 2 "serve --port 80x" "$BIN" serve --port 80x
