@@ -66,7 +66,8 @@ static double dot(const float *a, const float *b, size_t n) {
 
 static float max_abs(const float *a, size_t n) {
     float m = 0;
-    for (size_t i = 0; i < n; i++) m = fabsf(a[i]) > m ? fabsf(a[i]) : m;
+    for (size_t i = 0; i < n; i++)
+        if (!(fabsf(a[i]) <= m)) m = fabsf(a[i]); /* NaN propagates */
     return m;
 }
 
@@ -123,6 +124,11 @@ static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const flo
             fn = objective(xn, Xs, y, N, D, K, cfg->l2, logits, gn);
             ok = fn <= f + 1e-4 * step * gd;
         }
+        if (!ok && hist > 0) { /* a stale curvature model: retry along -g before giving up */
+            hist = 0;
+            it--;
+            continue;
+        }
         if (!ok) break; /* no decrease left that float arithmetic can resolve */
         float *s = S + head * n, *yv = Y + head * n;
         for (size_t j = 0; j < n; j++) s[j] = xn[j] - x[j], yv[j] = gn[j] - g[j];
@@ -148,6 +154,10 @@ int drl_probe_fit(drl_err *err, const drl_probe_cfg *cfg, const float *X, const 
     *out = NULL;
     if (N < 1 || D < 1 || K < 2) return drl_errf(err, DRL_EINVAL, "probe: need N >= 1, D >= 1, K >= 2");
     if (N > (size_t)INT32_MAX) return drl_errf(err, DRL_ELIMIT, "probe: too many rows");
+    if (!(cfg->l2 > 0 && isfinite(cfg->l2)) || !(cfg->tol >= 0) || cfg->iters < 0)
+        return drl_errf(err, DRL_EINVAL, "probe: need l2 > 0, tol >= 0 and iters >= 0");
+    for (size_t i = 0; i < N * (size_t)D; i++)
+        if (!isfinite(X[i])) return drl_errf(err, DRL_EINVAL, "probe: feature %zu of row %zu is not finite", i % (size_t)D, i / (size_t)D);
     for (size_t i = 0; i < N; i++)
         if (y[i] < 0 || y[i] >= K) return drl_errf(err, DRL_EINVAL, "probe: label %d of row %zu not in [0, %d)", y[i], i, K);
     drl_probe *p = calloc(1, sizeof *p);

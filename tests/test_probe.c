@@ -123,6 +123,14 @@ START_TEST(test_bad_inputs) {
     ck_assert_ptr_null(p);
     ck_assert_msg(strstr(e.msg, "label 5") != NULL, "%s", e.msg);
     ck_assert_int_eq(drl_probe_fit(&e, &cfg, X, y, 2, 2, 1, &p), DRL_EINVAL);
+    int ok[2] = {0, 1};
+    float Xn[4] = {0, 1, NAN, 3};
+    ck_assert_int_eq(drl_probe_fit(&e, &cfg, Xn, ok, 2, 2, 2, &p), DRL_EINVAL);
+    ck_assert_msg(strstr(e.msg, "feature 0 of row 1 is not finite") != NULL, "%s", e.msg);
+    drl_probe_cfg neg = cfg;
+    neg.l2 = 0;
+    ck_assert_int_eq(drl_probe_fit(&e, &neg, X, ok, 2, 2, 2, &p), DRL_EINVAL);
+    ck_assert_ptr_null(p);
     double m;
     int yy[2] = {0, 1};
     ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, yy, 2, X, yy, 2, 2, 2, 5, 1, 1, &m, NULL), DRL_EINVAL);
