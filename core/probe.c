@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "linear.h"
+#include "loss.h"
 #include "rng.h"
 
 drl_probe_cfg drl_probe_defaults(void) {
@@ -29,27 +30,17 @@ static void standardise(const drl_probe *p, const float *X, size_t N, float *out
 }
 
 /* The objective at theta = [W (K, D) | b (K)] on standardised rows Xs: returns
- * f = (1/N) Σ xent(W x_i + b, y_i) + (l2 / 2N) ‖W‖² and writes its gradient to g. The loss sums
- * are in double so that the line search can see decreases near the optimum. */
+ * f = (1/N) Σ xent(W x_i + b, y_i) + (l2 / 2N) ‖W‖² and writes its gradient to g. The sums are in
+ * double (drl_xent_loss too) so that the line search can see decreases near the optimum.
+ * Scratch: logits and dlog, (N, K) each. */
 static double objective(const float *theta, const float *Xs, const int *y, size_t N, int D, int K,
-                        float l2, float *logits, float *g) {
+                        float l2, float *logits, float *dlog, float *g) {
     size_t kd = (size_t)K * D;
     const float *W = theta, *b = theta + kd;
     drl_linear_forward(logits, Xs, W, b, (int)N, D, K);
-    double f = 0;
-    float inv = 1.0f / (float)N;
-    for (size_t i = 0; i < N; i++) {
-        float *l = logits + i * K, mx = l[0];
-        for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
-        double z = 0;
-        for (int k = 0; k < K; k++) z += exp((double)(l[k] - mx));
-        f += log(z) + mx - l[y[i]];
-        for (int k = 0; k < K; k++) l[k] = (float)(exp((double)(l[k] - mx)) / z) * inv;
-        l[y[i]] -= inv; /* l is now d f / d logits */
-    }
-    f /= (double)N;
+    double f = drl_xent_loss(dlog, NULL, logits, y, (int)N, K);
     memset(g, 0, (kd + (size_t)K) * sizeof(float));
-    drl_linear_backward(NULL, g, g + kd, logits, Xs, W, (int)N, D, K);
+    drl_linear_backward(NULL, g, g + kd, dlog, Xs, W, (int)N, D, K);
     double r = 0;
     for (size_t j = 0; j < kd; j++) {
         r += (double)theta[j] * theta[j];
@@ -76,7 +67,7 @@ static float max_abs(const float *a, size_t n) {
  * can be resolved. The objective is strictly convex (l2 > 0), so this reaches its minimum. */
 enum { PROBE_M = 10 };
 static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const float *Xs, const int *y,
-                 size_t N, float *logits, float *g) {
+                 size_t N, float *logits, float *dlog, float *g) {
     int D = p->D, K = p->K;
     size_t kd = (size_t)K * D, n = kd + (size_t)K;
     float *x = calloc(n, sizeof(float)), *xn = malloc(n * sizeof(float)), *gn = malloc(n * sizeof(float));
@@ -87,7 +78,7 @@ static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const flo
         free(x), free(xn), free(gn), free(d), free(S), free(Y);
         return drl_errf(err, DRL_ENOMEM, "probe: out of memory");
     }
-    double f = objective(x, Xs, y, N, D, K, cfg->l2, logits, g);
+    double f = objective(x, Xs, y, N, D, K, cfg->l2, logits, dlog, g);
     int hist = 0, head = 0; /* pairs stored, and the slot the next one goes to */
     for (int it = 0; it < cfg->iters && max_abs(g, n) > cfg->tol; it++) {
         /* d = -H g by the two-loop recursion over the stored (s, y) pairs, newest first */
@@ -121,7 +112,7 @@ static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const flo
         int ok = 0;
         for (int ls = 0; ls < 40 && !ok; ls++, step *= 0.5) {
             for (size_t j = 0; j < n; j++) xn[j] = x[j] + (float)step * d[j];
-            fn = objective(xn, Xs, y, N, D, K, cfg->l2, logits, gn);
+            fn = objective(xn, Xs, y, N, D, K, cfg->l2, logits, dlog, gn);
             ok = fn <= f + 1e-4 * step * gd;
         }
         if (!ok && hist > 0) { /* a stale curvature model: retry along -g before giving up */
@@ -162,10 +153,10 @@ int drl_probe_fit(drl_err *err, const drl_probe_cfg *cfg, const float *X, const 
         if (y[i] < 0 || y[i] >= K) return drl_errf(err, DRL_EINVAL, "probe: label %d of row %zu not in [0, %d)", y[i], i, K);
     drl_probe *p = calloc(1, sizeof *p);
     size_t nd = N * (size_t)D, nk = N * (size_t)K, kd = (size_t)K * D;
-    float *Xs = malloc(nd * sizeof(float)), *logits = malloc(nk * sizeof(float));
+    float *Xs = malloc(nd * sizeof(float)), *logits = malloc(nk * sizeof(float)), *dlog = malloc(nk * sizeof(float));
     float *g = malloc((kd + (size_t)K) * sizeof(float));
     int rc = 0;
-    if (!p || !Xs || !logits || !g) {
+    if (!p || !Xs || !logits || !dlog || !g) {
         rc = drl_errf(err, DRL_ENOMEM, "probe: out of memory");
         goto done;
     }
@@ -188,9 +179,9 @@ int drl_probe_fit(drl_err *err, const drl_probe_cfg *cfg, const float *X, const 
         p->sd[d] = sd > 1e-6 ? (float)sd : 1.0f;
     }
     standardise(p, X, N, Xs);
-    rc = lbfgs(err, cfg, p, Xs, y, N, logits, g);
+    rc = lbfgs(err, cfg, p, Xs, y, N, logits, dlog, g);
 done:
-    free(Xs), free(logits), free(g);
+    free(Xs), free(logits), free(dlog), free(g);
     if (rc) drl_probe_free(p);
     else *out = p;
     return rc;

@@ -68,7 +68,7 @@ START_TEST(test_reaches_the_minimum) {
     /* Overlapping classes in 16 dims with correlated, badly scaled features: the fit must be
      * the minimiser of (1/N) Σ xent + (l2/2N) ‖W‖² — its gradient, recomputed here in double
      * from the returned W, b and standardisation, vanishes (an optimiser stopped early, like
-     * the full-batch Adam this replaced, leaves ~1e-3). */
+     * the full-batch Adam this replaced, leaves ~1e-4). */
     enum { N = 3000, D = 16, K = 5 };
     drl_rng r;
     drl_rng_seed(&r, 21);
