@@ -41,6 +41,9 @@
 
 #include <cblas.h>
 #include <omp.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "threads.h"
 
@@ -790,11 +793,11 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
  * wino_dw), then dw += Gᵀ dU G. The dout transform is always phase-split (wino_dout_rows).
  */
 
-#ifndef DRL_CONV_WINO_FLOATS
-#define DRL_CONV_WINO_FLOATS ((size_t)1 << 17) /* target floats of one block's V and M */
-#endif
 #ifndef DRL_CONV_WINO_DW_FLOATS
 #define DRL_CONV_WINO_DW_FLOATS ((size_t)1 << 18) /* the same for the filter gradient's blocks */
+#endif
+#ifndef DRL_CONV_WINO_FLOATS
+#define DRL_CONV_WINO_FLOATS ((size_t)1 << 18) /* target floats of one forward block's V and M */
 #endif
 #define WINO_SLOTS 8 /* scratch slots: at most this many threads share the op */
 #define WINO_ROW_TW 12 /* images of this many tiles per row (W >= 23) transform row by row */
@@ -816,6 +819,7 @@ static int use_winograd(int B, int C, int OC, int K, int stride, int pad) {
  * (at most NT tiles), nblk blocks, one scratch slot of `slot` floats per thread (a team sharing
  * each block: slot 0's V and M, and a transform scratch per thread; see wino_forward). */
 typedef struct {
+    int m, a2;       /* output tile m×m (2: F(2×2, 3×3), 4: F(4×4, 3×3)), a2 = (m+2)² products */
     int TH, TW, rows, rb, nblk, NT;
     size_t slot, qf; /* qf: floats of one transform scratch (part of a slot) */
 } wino_plan;
@@ -824,55 +828,37 @@ typedef struct {
  * the eight phase arrays of R + 1 rows plus one padded row; the output's four fit inside. */
 static size_t wino_q_floats(int R, int TW) { return 8 * (size_t)(R + 1) * TW + 2 * (size_t)TW + 2; }
 
-static wino_plan wino_plan_make(int B, int C, int H, int W, int OC, size_t budget) {
+/* F(4×4, 3×3) transform scratch for a block of NT tiles: the 36 gathered input arrays (the
+ * output's 16 phase arrays fit inside) and one zero-padded row of 4*TW + 2. */
+static size_t wino4_q_floats(int NT, int TW) { return 36 * (size_t)NT + 4 * (size_t)TW + 2; }
+
+static wino_plan wino_plan_make(int B, int C, int H, int W, int OC, size_t budget, int m) {
     wino_plan q;
-    q.TH = (H + 1) / 2, q.TW = (W + 1) / 2, q.rows = B * q.TH;
-    const size_t r = budget / (16 * (size_t)(C + OC) * (size_t)q.TW);
+    q.m = m, q.a2 = (m + 2) * (m + 2);
+    q.TH = (H + m - 1) / m, q.TW = (W + m - 1) / m, q.rows = B * q.TH;
+    const size_t r = budget / ((size_t)q.a2 * (size_t)(C + OC) * (size_t)q.TW);
     q.rb = r < 1 ? 1 : (int)r;
     q.nblk = (q.rows + q.rb - 1) / q.rb;
     q.NT = (q.rb < q.rows ? q.rb : q.rows) * q.TW;
-    q.qf = wino_q_floats(q.rb < q.TH ? q.rb : q.TH, q.TW);
-    q.slot = 16 * (size_t)(C + OC) * (size_t)q.NT + q.qf;
+    q.qf = m == 4 ? wino4_q_floats(q.NT, q.TW) : wino_q_floats(q.rb < q.TH ? q.rb : q.TH, q.TW);
+    q.slot = (size_t)q.a2 * (size_t)(C + OC) * (size_t)q.NT + q.qf;
     return q;
 }
 
 /* U (16, OC, C) + one (V (16, C, NT), M (16, OC, NT), transform scratch) slot per thread that
  * can run, + transform scratch per thread for batches of fewer blocks than threads. */
 static size_t wino_work(int B, int C, int H, int W, int OC) {
-    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_FLOATS);
+    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_FLOATS, 4);
     const size_t slots = q.nblk < WINO_SLOTS ? (size_t)q.nblk : WINO_SLOTS;
-    return 16 * (size_t)OC * C + slots * q.slot + WINO_SLOTS * q.qf;
+    return (size_t)q.a2 * OC * C + slots * q.slot + WINO_SLOTS * q.qf;
 }
 
 /* The filter gradient: per thread slot (at most WINO_DW_SLOTS), dU (16, OC, C) and a slot of the
  * forward's layout (V, D in place of M, transform scratch) for blocks of the larger DW budget. */
 static size_t wino_dw_work(int B, int C, int H, int W, int OC) {
-    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_DW_FLOATS);
+    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_DW_FLOATS, 2);
     const size_t slots = q.nblk < WINO_DW_SLOTS ? (size_t)q.nblk : WINO_DW_SLOTS;
     return slots * (16 * (size_t)OC * C + q.slot);
-}
-
-/* U_ξ[oc][c] = (G g Gᵀ)_ξ for output channels [o0, o1). G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]. */
-static void wino_filters(float *U, const float *w, int OC, int C, int o0, int o1) {
-    for (int oc = o0; oc < o1; oc++) {
-        for (int c = 0; c < C; c++) {
-            const float *g = w + ((size_t)oc * C + c) * 9;
-            float t[4][3], u[4][4];
-            for (int k = 0; k < 3; k++) {
-                t[0][k] = g[k];
-                t[1][k] = 0.5f * (g[k] + g[3 + k] + g[6 + k]);
-                t[2][k] = 0.5f * (g[k] - g[3 + k] + g[6 + k]);
-                t[3][k] = g[6 + k];
-            }
-            for (int i = 0; i < 4; i++) {
-                u[i][0] = t[i][0];
-                u[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-                u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-                u[i][3] = t[i][2];
-            }
-            for (int xi = 0; xi < 16; xi++) U[((size_t)xi * OC + oc) * C + c] = u[xi / 4][xi % 4];
-        }
-    }
 }
 
 /* (The tile arithmetic of the row-wise and the phase-split transforms is written out in each
@@ -916,37 +902,6 @@ WINO_INLINE void wino_input_row(float *V, size_t cstride, const float *plane, in
             v[4 * i + 2][tx] = t[i][2] - t[i][1];
             v[4 * i + 3][tx] = t[i][1] - t[i][3];
         }
-    }
-}
-
-/* Output rows 2ty, 2ty+1 of one output plane (H, W) from M_ξ[j0 + tx] (stride mstride between
- * ξ): Y = Aᵀ m A + bias, Aᵀ = [1 1 1 0; 0 1 -1 -1]. rowbuf holds 2 rows of 2*TW. */
-WINO_INLINE void wino_output_row(float *plane, const float *M, size_t mstride, float bias, int H,
-                                 int W, int TW, int ty, int acc, float *rowbuf) {
-    float *y0 = rowbuf, *y1 = rowbuf + 2 * TW;
-    const float *m[16];
-    for (int xi = 0; xi < 16; xi++) m[xi] = M + (size_t)xi * mstride;
-#pragma omp simd
-    for (int tx = 0; tx < TW; tx++) {
-        float s[2][4];
-        for (int k = 0; k < 4; k++) {
-            s[0][k] = m[k][tx] + m[4 + k][tx] + m[8 + k][tx];
-            s[1][k] = m[4 + k][tx] - m[8 + k][tx] - m[12 + k][tx];
-        }
-        y0[2 * tx] = s[0][0] + s[0][1] + s[0][2] + bias;
-        y0[2 * tx + 1] = s[0][1] - s[0][2] - s[0][3] + bias;
-        y1[2 * tx] = s[1][0] + s[1][1] + s[1][2] + bias;
-        y1[2 * tx + 1] = s[1][1] - s[1][2] - s[1][3] + bias;
-    }
-    float *p0 = plane + (size_t)(2 * ty) * W, *p1 = p0 + W;
-    const int two = 2 * ty + 1 < H;
-    if (acc) {
-        for (int x = 0; x < W; x++) p0[x] += y0[x];
-        if (two)
-            for (int x = 0; x < W; x++) p1[x] += y1[x];
-    } else {
-        copy(p0, y0, (size_t)W);
-        if (two) copy(p1, y1, (size_t)W);
     }
 }
 
@@ -1006,51 +961,6 @@ WINO_INLINE void wino_input_rows(float *V, size_t cstride, const float *plane, i
     }
 }
 
-/* Output rows [2ty0, 2ty1) of one output plane (H, W) from M_ξ[j] (stride mstride between ξ),
- * j = (ty - ty0)*TW + tx: Y = Aᵀ m A + bias, Aᵀ = [1 1 1 0; 0 1 -1 -1], stored (acc: added).
- * One vector loop over the tiles into the four pixel phases y[a][b] = Y(2ty+a, 2tx+b), then
- * interleaved into the rows. q: wino_q_floats(ty1 - ty0, TW). */
-WINO_INLINE void wino_output_rows(float *plane, const float *M, size_t mstride, float bias, int H,
-                                  int W, int TW, int ty0, int ty1, int acc, float *q) {
-    const int n = (ty1 - ty0) * TW;
-    float *y00 = q, *y01 = q + n, *y10 = y01 + n, *y11 = y10 + n;
-    const float *m[16];
-    for (int xi = 0; xi < 16; xi++) m[xi] = M + (size_t)xi * mstride;
-#pragma omp simd
-    for (int j = 0; j < n; j++) {
-        float s[2][4];
-        for (int k = 0; k < 4; k++) {
-            s[0][k] = m[k][j] + m[4 + k][j] + m[8 + k][j];
-            s[1][k] = m[4 + k][j] - m[8 + k][j] - m[12 + k][j];
-        }
-        y00[j] = s[0][0] + s[0][1] + s[0][2] + bias;
-        y01[j] = s[0][1] - s[0][2] - s[0][3] + bias;
-        y10[j] = s[1][0] + s[1][1] + s[1][2] + bias;
-        y11[j] = s[1][1] - s[1][2] - s[1][3] + bias;
-    }
-    const int W2 = W / 2, odd = W & 1;
-    for (int ty = ty0; ty < ty1; ty++) {
-        const size_t j0 = (size_t)(ty - ty0) * TW;
-        for (int a = 0; a < 2 && 2 * ty + a < H; a++) {
-            float *o = plane + (size_t)(2 * ty + a) * W;
-            const float *e = (a ? y10 : y00) + j0, *f = (a ? y11 : y01) + j0;
-            if (acc) {
-                for (int x = 0; x < W2; x++) {
-                    o[2 * x] += e[x];
-                    o[2 * x + 1] += f[x];
-                }
-                if (odd) o[W - 1] += e[W2];
-            } else {
-                for (int x = 0; x < W2; x++) {
-                    o[2 * x] = e[x];
-                    o[2 * x + 1] = f[x];
-                }
-                if (odd) o[W - 1] = e[W2];
-            }
-        }
-    }
-}
-
 /* Tile rows [ty0, ty1) of one plane: row by row on wide images, else phase-split. */
 WINO_INLINE void wino_input_plane_w(float *V, size_t cstride, const float *plane, int H, int W,
                                     int ty0, int ty1, float *q) {
@@ -1060,17 +970,6 @@ WINO_INLINE void wino_input_plane_w(float *V, size_t cstride, const float *plane
             wino_input_row(V + (size_t)(ty - ty0) * TW, cstride, plane, H, W, TW, ty, q);
     else
         wino_input_rows(V, cstride, plane, H, W, TW, ty0, ty1, q);
-}
-
-WINO_INLINE void wino_output_plane_w(float *plane, const float *M, size_t mstride, float bias,
-                                     int H, int W, int ty0, int ty1, int acc, float *q) {
-    const int TW = (W + 1) / 2;
-    if (TW >= WINO_ROW_TW)
-        for (int ty = ty0; ty < ty1; ty++)
-            wino_output_row(plane, M + (size_t)(ty - ty0) * TW, mstride, bias, H, W, TW, ty, acc,
-                            q);
-    else
-        wino_output_rows(plane, M, mstride, bias, H, W, TW, ty0, ty1, acc, q);
 }
 
 /* The same for each of the model's widths (7, 14, 28) with the width a constant, so that the
@@ -1084,16 +983,6 @@ static void wino_input_plane(float *V, size_t cstride, const float *plane, int H
     case 14: wino_input_plane_w(V, cstride, plane, H, 14, ty0, ty1, q); break;
     case 28: wino_input_plane_w(V, cstride, plane, H, 28, ty0, ty1, q); break;
     default: wino_input_plane_w(V, cstride, plane, H, W, ty0, ty1, q);
-    }
-}
-
-static void wino_output_plane(float *plane, const float *M, size_t mstride, float bias, int H,
-                              int W, int ty0, int ty1, int acc, float *q) {
-    switch (W) {
-    case 7: wino_output_plane_w(plane, M, mstride, bias, H, 7, ty0, ty1, acc, q); break;
-    case 14: wino_output_plane_w(plane, M, mstride, bias, H, 14, ty0, ty1, acc, q); break;
-    case 28: wino_output_plane_w(plane, M, mstride, bias, H, 28, ty0, ty1, acc, q); break;
-    default: wino_output_plane_w(plane, M, mstride, bias, H, W, ty0, ty1, acc, q);
     }
 }
 
@@ -1114,26 +1003,250 @@ static void wino_block_input(float *V, const float *inp, const wino_plan *q, int
     }
 }
 
-/* Output channels [o0, o1) of a block's products and outputs: M_ξ = U_ξ · V_ξ for the block's
- * n tiles of tile rows [r0, r1), then the output transforms into out. */
-static void wino_block_output(float *out, float *M, const float *U, const float *V,
-                              const float *bias, const wino_plan *q, int C, int H, int W, int OC,
-                              int o0, int o1, int r0, int r1, int acc, float *qb) {
-    const int TH = q->TH, TW = q->TW, n = (r1 - r0) * TW;
-    const size_t HW = (size_t)H * W;
-    for (int xi = 0; xi < 16; xi++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, o1 - o0, n, C, 1.0f,
-                    U + ((size_t)xi * OC + o0) * C, C, V + (size_t)xi * C * n, n, 0.0f,
-                    M + ((size_t)xi * OC + o0) * n, n);
-    for (int r = r0; r < r1;) {
-        const int b = r / TH, ty0 = r % TH, ty1 = ty0 + (r1 - r) < TH ? ty0 + (r1 - r) : TH;
-        for (int oc = o0; oc < o1; oc++) {
-            float *plane = out + ((size_t)b * OC + oc) * HW;
-            const float *mo = M + (size_t)oc * n + (size_t)(r - r0) * TW;
-            const float bo = bias ? bias[oc] : 0.0f;
-            wino_output_plane(plane, mo, (size_t)OC * n, bo, H, W, ty0, ty1, acc, qb);
+/* ------------------------------------------------------------------------------------------ */
+/* Winograd F(4×4, 3×3): the forward products (and dinp, the same path on dout)               */
+/*
+ * Each 4×4 output tile from the 6×6 input patch around it, with the points 0, ±1, ±2, ∞:
+ *   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+ *   G  = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+ *   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ * 36 GEMMs M_ξ (OC, tiles) = U_ξ (OC, C) · V_ξ (C, tiles): 36·C·OC multiplies per 16 output
+ * pixels, against 64 for F(2×2) and 144 direct (14×14 images: 4×4 tiles cover 16×16, so 1.31×
+ * that). Transforms are vector loops over all the tiles of a block, across images: the input
+ * patch values are first gathered into 36 arrays a[i][k][j] (j the tile in the block), the
+ * outputs written to 16 phase arrays y[r][c][j] and then into the rows. Its rounding error is
+ * a few times F(2×2)'s (the transforms multiply by up to 8 and 5/4).
+ */
+
+/* U_ξ[oc][c] = (G g Gᵀ)_ξ, output channels [o0, o1). The filters of an output channel are
+ * first transposed into tap arrays g[k][c], so that the transform is one vector loop over the
+ * input channels writing the rows U_ξ[oc][·] (the per-call transform of a training step: a
+ * loop per filter with strided writes took 8% of the step). */
+static void wino4_filters(float *U, const float *w, int OC, int C, int o0, int o1) {
+    enum { CB = 64 };
+    float g[9][CB];
+    for (int oc = o0; oc < o1; oc++) {
+        for (int cb = 0; cb < C; cb += CB) {
+            const int nc = C - cb < CB ? C - cb : CB;
+            const float *wo = w + ((size_t)oc * C + cb) * 9;
+            for (int c = 0; c < nc; c++)
+                for (int k = 0; k < 9; k++) g[k][c] = wo[(size_t)c * 9 + k];
+            float *u = U + (size_t)oc * C + cb;
+            const size_t xs = (size_t)OC * C; /* between ξ */
+#pragma omp simd
+            for (int c = 0; c < nc; c++) {
+                float t[6][3]; /* G g: rows */
+#pragma GCC unroll 3
+                for (int k = 0; k < 3; k++) {
+                    const float a = g[k][c], b = g[3 + k][c], d = g[6 + k][c];
+                    t[0][k] = 0.25f * a;
+                    t[1][k] = -(a + b + d) * (1.0f / 6.0f);
+                    t[2][k] = -(a - b + d) * (1.0f / 6.0f);
+                    t[3][k] = a * (1.0f / 24.0f) + b * (1.0f / 12.0f) + d * (1.0f / 6.0f);
+                    t[4][k] = a * (1.0f / 24.0f) - b * (1.0f / 12.0f) + d * (1.0f / 6.0f);
+                    t[5][k] = d;
+                }
+#pragma GCC unroll 6
+                for (int i = 0; i < 6; i++) { /* (G g) Gᵀ: columns */
+                    const float a = t[i][0], b = t[i][1], d = t[i][2];
+                    u[(size_t)(6 * i + 0) * xs + c] = 0.25f * a;
+                    u[(size_t)(6 * i + 1) * xs + c] = -(a + b + d) * (1.0f / 6.0f);
+                    u[(size_t)(6 * i + 2) * xs + c] = -(a - b + d) * (1.0f / 6.0f);
+                    u[(size_t)(6 * i + 3) * xs + c] =
+                        a * (1.0f / 24.0f) + b * (1.0f / 12.0f) + d * (1.0f / 6.0f);
+                    u[(size_t)(6 * i + 4) * xs + c] =
+                        a * (1.0f / 24.0f) - b * (1.0f / 12.0f) + d * (1.0f / 6.0f);
+                    u[(size_t)(6 * i + 5) * xs + c] = d;
+                }
+            }
         }
-        r += ty1 - ty0;
+    }
+}
+
+/* V (36, C, n) of a block, channels [c0, c1): the input transforms of the n = (r1 - r0)*TW
+ * tiles of tile rows [r0, r1) (row r = image*TH + ty) of inp (B, C, H, W). */
+static void wino4_block_input(float *V, const float *inp, const wino_plan *q, int C, int c0,
+                              int c1, int H, int W, int r0, int r1, float *qb) {
+    const int TH = q->TH, TW = q->TW, L = 4 * TW + 2;
+    const size_t n = (size_t)(r1 - r0) * TW, HW = (size_t)H * W, cs = (size_t)C * n;
+    float *a = qb, *row = qb + 36 * n;
+#if defined(__AVX512F__)
+    /* Rows of up to 32 padded floats (W <= 30): two masked loads, six permutes. */
+    const int vec = L <= 32;
+    const __mmask16 mt = (__mmask16)((1u << (TW < 16 ? TW : 16)) - 1);
+    const __mmask16 m0 = (__mmask16)(W >= 15 ? 0xfffe : ((1u << (W + 1)) - 1) & 0xfffe);
+    const __mmask16 m1 = (__mmask16)(W <= 15 ? 0 : (1u << (W - 15)) - 1);
+    __m512i ix[6];
+    for (int k = 0; k < 6; k++)
+        ix[k] = _mm512_add_epi32(_mm512_set1_epi32(k),
+                                 _mm512_mullo_epi32(_mm512_set1_epi32(4),
+                                                    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 7,
+                                                                      7, 7, 7, 7, 7, 7, 7)));
+#endif
+    for (int c = c0; c < c1; c++) {
+        for (int r = r0; r < r1; r++) {
+            const float *plane = inp + ((size_t)(r / TH) * C + c) * HW;
+            const int ty = r % TH;
+            for (int i = 0; i < 6; i++) {
+                float *ai = a + 6 * (size_t)i * n + (size_t)(r - r0) * TW;
+                const int h = 4 * ty + i - 1;
+                if (h < 0 || h >= H) {
+                    for (int k = 0; k < 6; k++) fill_zero(ai + (size_t)k * n, (size_t)TW);
+                    continue;
+                }
+                const float *src = plane + (size_t)h * W;
+#if defined(__AVX512F__)
+                if (vec) { /* padded x = src[x - 1]: lanes 1..W of the pair (lo, hi) */
+                    const __m512 lo = _mm512_maskz_loadu_ps(m0, src - 1);
+                    const __m512 hi = _mm512_maskz_loadu_ps(m1, src + 15);
+                    for (int k = 0; k < 6; k++)
+                        _mm512_mask_storeu_ps(ai + (size_t)k * n, mt,
+                                              _mm512_permutex2var_ps(lo, ix[k], hi));
+                    continue;
+                }
+#endif
+                row[0] = 0.0f;
+                copy(row + 1, src, (size_t)W);
+                for (int x = W + 1; x < L; x++) row[x] = 0.0f;
+                for (int k = 0; k < 6; k++)
+                    for (int tx = 0; tx < TW; tx++) ai[(size_t)k * n + tx] = row[4 * tx + k];
+            }
+        }
+        float *v = V + (size_t)c * n;
+#pragma omp simd
+        for (size_t j = 0; j < n; j++) {
+            float t[6][6]; /* Bᵀ d: rows */
+#pragma GCC unroll 6
+            for (int k = 0; k < 6; k++) {
+                const float d0 = a[(size_t)k * n + j], d1 = a[(size_t)(6 + k) * n + j],
+                            d2 = a[(size_t)(12 + k) * n + j], d3 = a[(size_t)(18 + k) * n + j],
+                            d4 = a[(size_t)(24 + k) * n + j], d5 = a[(size_t)(30 + k) * n + j];
+                t[0][k] = 4.0f * d0 - 5.0f * d2 + d4;
+                t[1][k] = d3 + d4 - 4.0f * (d1 + d2);
+                t[2][k] = d4 - d3 + 4.0f * (d1 - d2);
+                t[3][k] = d4 - d2 + 2.0f * (d3 - d1);
+                t[4][k] = d4 - d2 + 2.0f * (d1 - d3);
+                t[5][k] = 4.0f * d1 - 5.0f * d3 + d5;
+            }
+#pragma GCC unroll 6
+            for (int i = 0; i < 6; i++) { /* (Bᵀ d) B: columns */
+                const float e0 = t[i][0], e1 = t[i][1], e2 = t[i][2], e3 = t[i][3], e4 = t[i][4],
+                            e5 = t[i][5];
+                v[(size_t)(6 * i + 0) * cs + j] = 4.0f * e0 - 5.0f * e2 + e4;
+                v[(size_t)(6 * i + 1) * cs + j] = e3 + e4 - 4.0f * (e1 + e2);
+                v[(size_t)(6 * i + 2) * cs + j] = e4 - e3 + 4.0f * (e1 - e2);
+                v[(size_t)(6 * i + 3) * cs + j] = e4 - e2 + 2.0f * (e3 - e1);
+                v[(size_t)(6 * i + 4) * cs + j] = e4 - e2 + 2.0f * (e1 - e3);
+                v[(size_t)(6 * i + 5) * cs + j] = 4.0f * e1 - 5.0f * e3 + e5;
+            }
+        }
+    }
+}
+
+/* Output channels [o0, o1) of a block: M_ξ = U_ξ · V_ξ, then Y = Aᵀ m A + bias into out
+ * (acc: added). */
+static void wino4_block_output(float *out, float *M, const float *U, const float *V,
+                               const float *bias, const wino_plan *q, int C, int H, int W, int OC,
+                               int o0, int o1, int r0, int r1, int acc, float *qb) {
+    const int TH = q->TH, TW = q->TW;
+    const size_t n = (size_t)(r1 - r0) * TW, HW = (size_t)H * W, ms = (size_t)OC * n;
+    for (int xi = 0; xi < 36; xi++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, o1 - o0, (int)n, C, 1.0f,
+                    U + ((size_t)xi * OC + o0) * C, C, V + (size_t)xi * C * n, (int)n, 0.0f,
+                    M + ((size_t)xi * OC + o0) * n, (int)n);
+    float *y = qb;
+#if defined(__AVX512F__)
+    /* Rows of up to 32 pixels (TW <= 8): the four phases interleaved by three permutes. */
+    const int vec = TW <= 8;
+    const __mmask16 mt = (__mmask16)((1u << (TW < 16 ? TW : 16)) - 1);
+    const __mmask16 w0 = (__mmask16)(W >= 16 ? 0xffff : (1u << W) - 1);
+    const __mmask16 w1 = (__mmask16)(W <= 16 ? 0 : (W >= 32 ? 0xffff : (1u << (W - 16)) - 1));
+    int pi[16], qlo[16], qhi[16];
+    for (int l = 0; l < 16; l++) {
+        pi[l] = (l & 1) ? 16 + (l >> 1) : (l >> 1); /* pair[2tx + c] = y_c[tx], c = 0, 1 */
+        const int xl = l, xh = l + 16;
+        qlo[l] = (xl & 3) < 2 ? 2 * (xl >> 2) + (xl & 3) : 16 + 2 * (xl >> 2) + (xl & 3) - 2;
+        qhi[l] = (xh & 3) < 2 ? 2 * (xh >> 2) + (xh & 3) : 16 + 2 * (xh >> 2) + (xh & 3) - 2;
+    }
+    const __m512i ipair = _mm512_loadu_si512(pi), iqlo = _mm512_loadu_si512(qlo),
+                  iqhi = _mm512_loadu_si512(qhi);
+#endif
+    for (int oc = o0; oc < o1; oc++) {
+        const float *mo = M + (size_t)oc * n;
+        const float bo = bias ? bias[oc] : 0.0f;
+#pragma omp simd
+        for (size_t j = 0; j < n; j++) {
+            float s[4][6]; /* Aᵀ m: rows */
+#pragma GCC unroll 6
+            for (int k = 0; k < 6; k++) {
+                const float m0 = mo[(size_t)k * ms + j], m1 = mo[(size_t)(6 + k) * ms + j],
+                            m2 = mo[(size_t)(12 + k) * ms + j], m3 = mo[(size_t)(18 + k) * ms + j],
+                            m4 = mo[(size_t)(24 + k) * ms + j], m5 = mo[(size_t)(30 + k) * ms + j];
+                s[0][k] = m0 + m1 + m2 + m3 + m4;
+                s[1][k] = m1 - m2 + 2.0f * (m3 - m4);
+                s[2][k] = m1 + m2 + 4.0f * (m3 + m4);
+                s[3][k] = m1 - m2 + 8.0f * (m3 - m4) + m5;
+            }
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++) { /* (Aᵀ m) A: columns */
+                const float e0 = s[r][0], e1 = s[r][1], e2 = s[r][2], e3 = s[r][3], e4 = s[r][4],
+                            e5 = s[r][5];
+                y[(size_t)(4 * r + 0) * n + j] = e0 + e1 + e2 + e3 + e4 + bo;
+                y[(size_t)(4 * r + 1) * n + j] = e1 - e2 + 2.0f * (e3 - e4) + bo;
+                y[(size_t)(4 * r + 2) * n + j] = e1 + e2 + 4.0f * (e3 + e4) + bo;
+                y[(size_t)(4 * r + 3) * n + j] = e1 - e2 + 8.0f * (e3 - e4) + e5 + bo;
+            }
+        }
+        for (int r = r0; r < r1; r++) {
+            float *plane = out + ((size_t)(r / TH) * OC + oc) * HW;
+            const int ty = r % TH;
+            const size_t j0 = (size_t)(r - r0) * TW;
+            for (int rr = 0; rr < 4 && 4 * ty + rr < H; rr++) {
+                float *o = plane + (size_t)(4 * ty + rr) * W;
+                const float *y0 = y + (size_t)(4 * rr) * n + j0, *y1 = y0 + n, *y2 = y1 + n,
+                            *y3 = y2 + n;
+#if defined(__AVX512F__)
+                if (vec) {
+                    const __m512 p01 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(mt, y0), ipair,
+                                                              _mm512_maskz_loadu_ps(mt, y1));
+                    const __m512 p23 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(mt, y2), ipair,
+                                                              _mm512_maskz_loadu_ps(mt, y3));
+                    __m512 lo = _mm512_permutex2var_ps(p01, iqlo, p23);
+                    __m512 hi = _mm512_permutex2var_ps(p01, iqhi, p23);
+                    if (acc) {
+                        lo = _mm512_add_ps(lo, _mm512_maskz_loadu_ps(w0, o));
+                        hi = _mm512_add_ps(hi, _mm512_maskz_loadu_ps(w1, o + 16));
+                    }
+                    _mm512_mask_storeu_ps(o, w0, lo);
+                    _mm512_mask_storeu_ps(o + 16, w1, hi);
+                    continue;
+                }
+#endif
+                if ((W & 3) == 0) {
+                    if (acc) {
+                        for (int tx = 0; tx < TW; tx++) {
+                            o[4 * tx] += y0[tx];
+                            o[4 * tx + 1] += y1[tx];
+                            o[4 * tx + 2] += y2[tx];
+                            o[4 * tx + 3] += y3[tx];
+                        }
+                    } else {
+                        for (int tx = 0; tx < TW; tx++) {
+                            o[4 * tx] = y0[tx];
+                            o[4 * tx + 1] = y1[tx];
+                            o[4 * tx + 2] = y2[tx];
+                            o[4 * tx + 3] = y3[tx];
+                        }
+                    }
+                } else {
+                    const float *yc[4] = {y0, y1, y2, y3};
+                    if (acc)
+                        for (int x = 0; x < W; x++) o[x] += yc[x & 3][x >> 2];
+                    else
+                        for (int x = 0; x < W; x++) o[x] = yc[x & 3][x >> 2];
+                }
+            }
+        }
     }
 }
 
@@ -1145,10 +1258,11 @@ static void wino_block_output(float *out, float *M, const float *U, const float 
 static void wino_forward(float *out, const float *inp, const float *w, const float *Upre,
                          const float *bias, float *work, int B, int C, int H, int W, int OC,
                          int acc) {
-    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_FLOATS);
+    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_FLOATS, 4);
+    const size_t a2 = (size_t)q.a2;
     const int rb = q.rb, rows = q.rows, nblk = q.nblk, NT = q.NT;
     const size_t slot = q.slot, nslots = nblk < WINO_SLOTS ? (size_t)nblk : WINO_SLOTS;
-    float *U = work, *slots = work + 16 * (size_t)OC * C;
+    float *U = work, *slots = work + a2 * OC * C;
     const float *Uf = Upre ? Upre : U;
     int T = drl_threads_team(9.0 * B * (size_t)H * W * OC * C, PAR_MIN_FLOPS);
     if (T > WINO_SLOTS) T = WINO_SLOTS;
@@ -1163,27 +1277,27 @@ static void wino_forward(float *out, const float *inp, const float *w, const flo
         int o0, o1;
         drl_threads_split(OC, t, nt, &o0, &o1);
         if (!Upre) {
-            wino_filters(U, w, OC, C, o0, o1);
+            wino4_filters(U, w, OC, C, o0, o1);
 #pragma omp barrier
         }
         if (!shared) {
-            float *V = slots + (size_t)t * slot, *M = V + 16 * (size_t)C * NT;
-            float *qb = M + 16 * (size_t)OC * NT;
+            float *V = slots + (size_t)t * slot, *M = V + a2 * C * NT;
+            float *qb = M + a2 * OC * NT;
             for (int blk = t; blk < nblk; blk += nt) {
                 const int r0 = blk * rb, r1 = r0 + rb < rows ? r0 + rb : rows;
-                wino_block_input(V, inp, &q, C, 0, C, H, W, r0, r1, qb);
-                wino_block_output(out, M, Uf, V, bias, &q, C, H, W, OC, 0, OC, r0, r1, acc, qb);
+                wino4_block_input(V, inp, &q, C, 0, C, H, W, r0, r1, qb);
+                wino4_block_output(out, M, Uf, V, bias, &q, C, H, W, OC, 0, OC, r0, r1, acc, qb);
             }
         } else {
-            float *V = slots, *M = V + 16 * (size_t)C * NT;
+            float *V = slots, *M = V + a2 * C * NT;
             float *qb = slots + nslots * slot + (size_t)t * q.qf;
             int c0, c1;
             drl_threads_split(C, t, nt, &c0, &c1);
             for (int blk = 0; blk < nblk; blk++) {
                 const int r0 = blk * rb, r1 = r0 + rb < rows ? r0 + rb : rows;
-                wino_block_input(V, inp, &q, C, c0, c1, H, W, r0, r1, qb);
+                wino4_block_input(V, inp, &q, C, c0, c1, H, W, r0, r1, qb);
 #pragma omp barrier
-                wino_block_output(out, M, Uf, V, bias, &q, C, H, W, OC, o0, o1, r0, r1, acc, qb);
+                wino4_block_output(out, M, Uf, V, bias, &q, C, H, W, OC, o0, o1, r0, r1, acc, qb);
 #pragma omp barrier
             }
         }
@@ -1255,7 +1369,7 @@ static void wino_dout_plane(float *D, size_t dstride, const float *plane, int H,
  * every op inside their own thread, where this runs on one). Work: wino_dw_work. */
 static void wino_dw(float *dw, const float *dout, const float *inp, float *work, int B, int C,
                     int H, int W, int OC) {
-    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_DW_FLOATS);
+    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_DW_FLOATS, 2);
     const int TH = q.TH, TW = q.TW, rb = q.rb, rows = q.rows, nblk = q.nblk, NT = q.NT;
     const size_t HW = (size_t)H * W, un = 16 * (size_t)OC * C, slot = un + q.slot;
     int T = drl_threads_team(9.0 * B * HW * OC * C, PAR_MIN_FLOPS);
@@ -1470,11 +1584,11 @@ static int preparable(int C, int OC, int K, int stride, int pad) {
 }
 
 size_t drl_conv2d_prepared_size(int C, int OC, int K, int stride, int pad) {
-    return preparable(C, OC, K, stride, pad) ? 16 * (size_t)OC * C : 0;
+    return preparable(C, OC, K, stride, pad) ? 36 * (size_t)OC * C : 0;
 }
 
 void drl_conv2d_prepare(float *pw, const float *w, int C, int OC, int K, int stride, int pad) {
-    if (preparable(C, OC, K, stride, pad)) wino_filters(pw, w, OC, C, 0, OC);
+    if (preparable(C, OC, K, stride, pad)) wino4_filters(pw, w, OC, C, 0, OC);
 }
 
 void drl_conv2d_forward(float *out, const float *inp, const float *w, const float *b, float *work,
