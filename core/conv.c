@@ -9,7 +9,7 @@
  *               filters wt (C, OC*K*K) and padding K-1-pad: im2col(dout), then one GEMM that
  *               accumulates straight into dinp (a large reduction dimension, no col2im);
  *             dinp, stride > 1: dcol (R, N) = w^T · dmat, then dinp += col2im(dcol).
- * 3×3 stride-1 pad-1 convolutions of 16+ channels at batch >= 16 take Winograd F(2×2, 3×3) for
+ * 3×3 stride-1 pad-1 convolutions of 16+ channels at batch >= 16 take Winograd F(4×4, 3×3) for
  * out, dinp and dw instead (see "Winograd" below); so does their forward at any batch size when
  * the caller passes the filters already transformed (drl_conv2d_forward_prepared: inference).
  *
@@ -772,25 +772,32 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Winograd F(2×2, 3×3): 3×3 stride-1 pad-1 convolutions of 16+ channels (out, dinp, dw)      */
+/* Winograd F(4×4, 3×3): 3×3 stride-1 pad-1 convolutions of 16+ channels (out, dinp, dw)      */
 /*
- * Every 2×2 output tile is computed from the 4×4 input patch around it (Lavin & Gray 2016):
+ * Every 4×4 output tile is computed from the 6×6 input patch around it (Lavin & Gray 2016),
+ * with the interpolation points 0, ±1, ±2, ∞:
  *   Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
- * so for each of the 16 positions ξ of the 4×4 transformed tile one GEMM
+ *   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+ *   G  = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+ *   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ * so for each of the 36 positions ξ of the 6×6 transformed tile one GEMM
  *   M_ξ (OC, tiles) = U_ξ (OC, C) · V_ξ (C, tiles)
- * does the channel reduction: 16·C·OC multiplies per 4 output pixels instead of 36·C·OC (2.25×
- * fewer; 1.72× on 7×7 images, whose 4×4 tiles cover 8×8). The transforms are vectorised over
- * all the tiles of a block's rows of one plane (see wino_input_rows), or over one row of tiles on
- * wide images. Tiles are processed in blocks of whole tile rows (the block size depends on the
- * shapes only); each block is done start to end by one thread with its own scratch slot, so
- * out and dinp do not depend on the thread count (dw: see wino_dw), except with fewer blocks than
- * threads, when the team shares each block (see wino_forward). Rounding differs from the direct convolution by a
- * few float ulps of the inputs' magnitude (the transforms add and subtract neighbouring pixels).
+ * does the channel reduction: 36·C·OC multiplies per 16 output pixels instead of 144·C·OC
+ * (4× fewer; 3.06× on 7×7 and 14×14 images, whose tiles cover 8×8 and 16×16). Tiles are
+ * processed in blocks of whole tile rows across images (the block size depends on the shapes
+ * only); each block is done start to end by one thread with its own scratch slot, so out and
+ * dinp do not depend on the thread count (dw: see wino_dw), except with fewer blocks than
+ * threads, when the team shares each block (see wino_forward). The transforms are vector loops
+ * over all the tiles of a block: a tile's 36 inputs are first gathered into 36 arrays at the
+ * tile's index (rows of up to 32 padded pixels by AVX-512 permutes, a scalar loop otherwise),
+ * and the outputs are written to 16 pixel-phase arrays, then interleaved into the rows (by
+ * permutes too). Rounding: outputs within ~7e-6 of the largest output of the direct
+ * convolution computed in double (im2col + GEMM: ~5e-7); the transforms multiply by up to 8.
  * Backward: the input gradient of such a convolution is the same kind of convolution of dout
  * with the flipped, transposed filters (C outputs from OC inputs), so it takes this path too
- * (accumulating into dinp). The filter gradient is the transpose of the forward products: 16
+ * (accumulating into dinp). The filter gradient is the transpose of the forward products: 36
  * GEMMs dU_ξ = Σ_tiles D_ξ · V_ξᵀ reducing over the tiles, D the transformed dout tiles (see
- * wino_dw), then dw += Gᵀ dU G. The dout transform is always phase-split (wino_dout_rows).
+ * wino_dw), then dw += Gᵀ dU G.
  */
 
 #ifndef DRL_CONV_WINO_DW_FLOATS
@@ -800,14 +807,7 @@ static void shifted_backward(const conv_plan *p, float *dinp, float *dw, const f
 #define DRL_CONV_WINO_FLOATS ((size_t)1 << 18) /* target floats of one forward block's V and M */
 #endif
 #define WINO_SLOTS 8 /* scratch slots: at most this many threads share the op */
-#define WINO_ROW_TW 12 /* images of this many tiles per row (W >= 23) transform row by row */
 #define WINO_DW_SLOTS 4 /* the filter gradient: at most this many threads (see wino_dw) */
-/* the per-plane transforms are inlined into the width-specialised callers (wino_input_plane) */
-#if defined(__GNUC__)
-#define WINO_INLINE static inline __attribute__((always_inline))
-#else
-#define WINO_INLINE static inline
-#endif
 
 /* Small batches keep the direct path: the per-call filter transform would not be amortised
  * (with filters prepared once, drl_conv2d_forward_prepared takes Winograd at any batch). */
@@ -819,210 +819,47 @@ static int use_winograd(int B, int C, int OC, int K, int stride, int pad) {
  * (at most NT tiles), nblk blocks, one scratch slot of `slot` floats per thread (a team sharing
  * each block: slot 0's V and M, and a transform scratch per thread; see wino_forward). */
 typedef struct {
-    int m, a2;       /* output tile m×m (2: F(2×2, 3×3), 4: F(4×4, 3×3)), a2 = (m+2)² products */
     int TH, TW, rows, rb, nblk, NT;
     size_t slot, qf; /* qf: floats of one transform scratch (part of a slot) */
 } wino_plan;
 
-/* Transform scratch for up to R tile rows of one plane (see wino_input_rows / wino_output_rows):
- * the eight phase arrays of R + 1 rows plus one padded row; the output's four fit inside. */
-static size_t wino_q_floats(int R, int TW) { return 8 * (size_t)(R + 1) * TW + 2 * (size_t)TW + 2; }
+/* Transform scratch for a block of NT tiles: the 36 gathered input arrays (the output's and
+ * dout's 16 phase arrays fit inside) and one zero-padded row of 4*TW + 2. */
+static size_t wino_q_floats(int NT, int TW) { return 36 * (size_t)NT + 4 * (size_t)TW + 2; }
 
-/* F(4×4, 3×3) transform scratch for a block of NT tiles: the 36 gathered input arrays (the
- * output's 16 phase arrays fit inside) and one zero-padded row of 4*TW + 2. */
-static size_t wino4_q_floats(int NT, int TW) { return 36 * (size_t)NT + 4 * (size_t)TW + 2; }
-
-static wino_plan wino_plan_make(int B, int C, int H, int W, int OC, size_t budget, int m) {
+static wino_plan wino_plan_make(int B, int C, int H, int W, int OC, size_t budget) {
     wino_plan q;
-    q.m = m, q.a2 = (m + 2) * (m + 2);
-    q.TH = (H + m - 1) / m, q.TW = (W + m - 1) / m, q.rows = B * q.TH;
-    const size_t r = budget / ((size_t)q.a2 * (size_t)(C + OC) * (size_t)q.TW);
+    q.TH = (H + 3) / 4, q.TW = (W + 3) / 4, q.rows = B * q.TH;
+    const size_t r = budget / (36 * (size_t)(C + OC) * (size_t)q.TW);
     q.rb = r < 1 ? 1 : (int)r;
     q.nblk = (q.rows + q.rb - 1) / q.rb;
     q.NT = (q.rb < q.rows ? q.rb : q.rows) * q.TW;
-    q.qf = m == 4 ? wino4_q_floats(q.NT, q.TW) : wino_q_floats(q.rb < q.TH ? q.rb : q.TH, q.TW);
-    q.slot = (size_t)q.a2 * (size_t)(C + OC) * (size_t)q.NT + q.qf;
+    q.qf = wino_q_floats(q.NT, q.TW);
+    q.slot = 36 * (size_t)(C + OC) * (size_t)q.NT + q.qf;
     return q;
 }
 
-/* U (16, OC, C) + one (V (16, C, NT), M (16, OC, NT), transform scratch) slot per thread that
+/* U (36, OC, C) + one (V (36, C, NT), M (36, OC, NT), transform scratch) slot per thread that
  * can run, + transform scratch per thread for batches of fewer blocks than threads. */
 static size_t wino_work(int B, int C, int H, int W, int OC) {
-    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_FLOATS, 4);
+    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_FLOATS);
     const size_t slots = q.nblk < WINO_SLOTS ? (size_t)q.nblk : WINO_SLOTS;
-    return (size_t)q.a2 * OC * C + slots * q.slot + WINO_SLOTS * q.qf;
+    return 36 * (size_t)OC * C + slots * q.slot + WINO_SLOTS * q.qf;
 }
 
-/* The filter gradient: per thread slot (at most WINO_DW_SLOTS), dU (16, OC, C) and a slot of the
+/* The filter gradient: per thread slot (at most WINO_DW_SLOTS), dU (36, OC, C) and a slot of the
  * forward's layout (V, D in place of M, transform scratch) for blocks of the larger DW budget. */
 static size_t wino_dw_work(int B, int C, int H, int W, int OC) {
-    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_DW_FLOATS, 2);
+    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_DW_FLOATS);
     const size_t slots = q.nblk < WINO_DW_SLOTS ? (size_t)q.nblk : WINO_DW_SLOTS;
-    return slots * (16 * (size_t)OC * C + q.slot);
+    return slots * (36 * (size_t)OC * C + q.slot);
 }
-
-/* (The tile arithmetic of the row-wise and the phase-split transforms is written out in each
- * loop: moved into a shared inline helper, GCC 12 no longer vectorises the loops and 7×7 layers
- * fall from ~119 to ~66 GFLOP/s.)
- * Row-wise transforms, for wide images (TW >= WINO_ROW_TW), whose rows of tiles fill the vector
- * unit by themselves and where splitting the plane by phase (below) costs more than it saves.
- * V_ξ[c][tx] = (Bᵀ d B)_ξ for the TW tiles of tile row ty of one input plane (H, W):
- * Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. rowbuf holds 4 zero-padded rows of 2*TW+2. */
-WINO_INLINE void wino_input_row(float *V, size_t cstride, const float *plane, int H, int W, int TW,
-                                int ty, float *rowbuf) {
-    const int L = 2 * TW + 2;
-    for (int i = 0; i < 4; i++) {
-        float *r = rowbuf + (size_t)i * L;
-        const int h = 2 * ty - 1 + i;
-        if (h < 0 || h >= H) {
-            fill_zero(r, (size_t)L);
-            continue;
-        }
-        r[0] = 0.0f;
-        copy(r + 1, plane + (size_t)h * W, (size_t)W);
-        for (int x = W + 1; x < L; x++) r[x] = 0.0f;
-    }
-    const float *r0 = rowbuf, *r1 = r0 + L, *r2 = r1 + L, *r3 = r2 + L;
-    float *v[16];
-    for (int xi = 0; xi < 16; xi++) v[xi] = V + (size_t)xi * cstride;
-#pragma omp simd
-    for (int tx = 0; tx < TW; tx++) {
-        const int x = 2 * tx;
-        float t[4][4]; /* Bᵀ d: rows */
-        for (int k = 0; k < 4; k++) {
-            const float d0 = r0[x + k], d1 = r1[x + k], d2 = r2[x + k], d3 = r3[x + k];
-            t[0][k] = d0 - d2;
-            t[1][k] = d1 + d2;
-            t[2][k] = d2 - d1;
-            t[3][k] = d1 - d3;
-        }
-        for (int i = 0; i < 4; i++) { /* (Bᵀ d) B: columns */
-            v[4 * i + 0][tx] = t[i][0] - t[i][2];
-            v[4 * i + 1][tx] = t[i][1] + t[i][2];
-            v[4 * i + 2][tx] = t[i][2] - t[i][1];
-            v[4 * i + 3][tx] = t[i][1] - t[i][3];
-        }
-    }
-}
-
-/* V_ξ[c][j] = (Bᵀ d B)_ξ for the tiles j = (ty - ty0)*TW + tx of tile rows [ty0, ty1) of one
- * input plane (H, W), Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. The zero-padded plane is
- * first split by row parity pr and column phase pc into q[pr][pc][r][x] = pad[2(ty0+r)+pr][2x+pc]
- * (r in [0, ty1-ty0], x in [0, TW)), so that a tile's 16 inputs sit at j and j + TW of eight
- * arrays and the transform is one vector loop over all the tiles of the rows (a loop over one
- * row of 4..14 tiles is too short for the vector unit). q: wino_q_floats(ty1 - ty0, TW). */
-WINO_INLINE void wino_input_rows(float *V, size_t cstride, const float *plane, int H, int W, int TW,
-                                 int ty0, int ty1, float *q) {
-    const int R = ty1 - ty0 + 1, L = 2 * TW + 2;
-    const size_t qs = (size_t)R * TW;
-    float *row = q + 8 * qs; /* one padded row: L floats */
-    for (int pr = 0; pr < 2; pr++) {
-        for (int r = 0; r < R; r++) {
-            const int h = 2 * (ty0 + r) + pr - 1;
-            float *d0 = q + (size_t)(4 * pr) * qs + (size_t)r * TW, *d1 = d0 + qs, *d2 = d1 + qs,
-                  *d3 = d2 + qs;
-            if (h < 0 || h >= H) {
-                for (int x = 0; x < TW; x++) d0[x] = d1[x] = d2[x] = d3[x] = 0.0f;
-                continue;
-            }
-            row[0] = 0.0f;
-            copy(row + 1, plane + (size_t)h * W, (size_t)W);
-            for (int x = W + 1; x < L; x++) row[x] = 0.0f;
-            for (int x = 0; x < TW; x++) {
-                d0[x] = row[2 * x];
-                d1[x] = row[2 * x + 1];
-                d2[x] = row[2 * x + 2];
-                d3[x] = row[2 * x + 3];
-            }
-        }
-    }
-    const float *a[4][4]; /* a[i][k]: input row 2ty + i, column 2tx + k, at index j */
-    for (int i = 0; i < 4; i++)
-        for (int k = 0; k < 4; k++) a[i][k] = q + (size_t)(4 * (i & 1) + k) * qs + (size_t)(i >> 1) * TW;
-    float *v[16];
-    for (int xi = 0; xi < 16; xi++) v[xi] = V + (size_t)xi * cstride;
-    const int n = (ty1 - ty0) * TW;
-#pragma omp simd
-    for (int j = 0; j < n; j++) {
-        float t[4][4]; /* Bᵀ d: rows */
-        for (int k = 0; k < 4; k++) {
-            const float d0 = a[0][k][j], d1 = a[1][k][j], d2 = a[2][k][j], d3 = a[3][k][j];
-            t[0][k] = d0 - d2;
-            t[1][k] = d1 + d2;
-            t[2][k] = d2 - d1;
-            t[3][k] = d1 - d3;
-        }
-        for (int i = 0; i < 4; i++) { /* (Bᵀ d) B: columns */
-            v[4 * i + 0][j] = t[i][0] - t[i][2];
-            v[4 * i + 1][j] = t[i][1] + t[i][2];
-            v[4 * i + 2][j] = t[i][2] - t[i][1];
-            v[4 * i + 3][j] = t[i][1] - t[i][3];
-        }
-    }
-}
-
-/* Tile rows [ty0, ty1) of one plane: row by row on wide images, else phase-split. */
-WINO_INLINE void wino_input_plane_w(float *V, size_t cstride, const float *plane, int H, int W,
-                                    int ty0, int ty1, float *q) {
-    const int TW = (W + 1) / 2;
-    if (TW >= WINO_ROW_TW)
-        for (int ty = ty0; ty < ty1; ty++)
-            wino_input_row(V + (size_t)(ty - ty0) * TW, cstride, plane, H, W, TW, ty, q);
-    else
-        wino_input_rows(V, cstride, plane, H, W, TW, ty0, ty1, q);
-}
-
-/* The same for each of the model's widths (7, 14, 28) with the width a constant, so that the
- * short per-row loops unroll (bench_conv, batch 64, 1 thread, three alternating runs: forward
- * of the 7×7 layer 119-131 vs 105-111 GFLOP/s-eq, 14×14 132-140 vs 113-119, 28×28 108-112 vs
- * 82-98, with the width a variable). */
-static void wino_input_plane(float *V, size_t cstride, const float *plane, int H, int W, int ty0,
-                             int ty1, float *q) {
-    switch (W) {
-    case 7: wino_input_plane_w(V, cstride, plane, H, 7, ty0, ty1, q); break;
-    case 14: wino_input_plane_w(V, cstride, plane, H, 14, ty0, ty1, q); break;
-    case 28: wino_input_plane_w(V, cstride, plane, H, 28, ty0, ty1, q); break;
-    default: wino_input_plane_w(V, cstride, plane, H, W, ty0, ty1, q);
-    }
-}
-
-/* V (16, C, n) of a block: the input transforms of the n = (r1 - r0)*TW tiles of tile rows
- * [r0, r1) (row r = image*TH + ty) of inp (B, C, H, W), one image at a time. */
-static void wino_block_input(float *V, const float *inp, const wino_plan *q, int C, int c0, int c1,
-                             int H, int W, int r0, int r1, float *qb) {
-    const int TH = q->TH, TW = q->TW, n = (r1 - r0) * TW;
-    const size_t HW = (size_t)H * W;
-    for (int r = r0; r < r1;) {
-        const int b = r / TH, ty0 = r % TH, ty1 = ty0 + (r1 - r) < TH ? ty0 + (r1 - r) : TH;
-        for (int c = c0; c < c1; c++) {
-            float *vc = V + (size_t)c * n + (size_t)(r - r0) * TW;
-            const float *plane = inp + ((size_t)b * C + c) * HW;
-            wino_input_plane(vc, (size_t)C * n, plane, H, W, ty0, ty1, qb);
-        }
-        r += ty1 - ty0;
-    }
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Winograd F(4×4, 3×3): the forward products (and dinp, the same path on dout)               */
-/*
- * Each 4×4 output tile from the 6×6 input patch around it, with the points 0, ±1, ±2, ∞:
- *   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
- *   G  = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
- *   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
- * 36 GEMMs M_ξ (OC, tiles) = U_ξ (OC, C) · V_ξ (C, tiles): 36·C·OC multiplies per 16 output
- * pixels, against 64 for F(2×2) and 144 direct (14×14 images: 4×4 tiles cover 16×16, so 1.31×
- * that). Transforms are vector loops over all the tiles of a block, across images: the input
- * patch values are first gathered into 36 arrays a[i][k][j] (j the tile in the block), the
- * outputs written to 16 phase arrays y[r][c][j] and then into the rows. Its rounding error is
- * a few times F(2×2)'s (the transforms multiply by up to 8 and 5/4).
- */
 
 /* U_ξ[oc][c] = (G g Gᵀ)_ξ, output channels [o0, o1). The filters of an output channel are
  * first transposed into tap arrays g[k][c], so that the transform is one vector loop over the
  * input channels writing the rows U_ξ[oc][·] (the per-call transform of a training step: a
  * loop per filter with strided writes took 8% of the step). */
-static void wino4_filters(float *U, const float *w, int OC, int C, int o0, int o1) {
+static void wino_filters(float *U, const float *w, int OC, int C, int o0, int o1) {
     enum { CB = 64 };
     float g[9][CB];
     for (int oc = o0; oc < o1; oc++) {
@@ -1065,7 +902,7 @@ static void wino4_filters(float *U, const float *w, int OC, int C, int o0, int o
 
 /* V (36, C, n) of a block, channels [c0, c1): the input transforms of the n = (r1 - r0)*TW
  * tiles of tile rows [r0, r1) (row r = image*TH + ty) of inp (B, C, H, W). */
-static void wino4_block_input(float *V, const float *inp, const wino_plan *q, int C, int c0,
+static void wino_block_input(float *V, const float *inp, const wino_plan *q, int C, int c0,
                               int c1, int H, int W, int r0, int r1, float *qb) {
     const int TH = q->TH, TW = q->TW, L = 4 * TW + 2;
     const size_t n = (size_t)(r1 - r0) * TW, HW = (size_t)H * W, cs = (size_t)C * n;
@@ -1145,7 +982,7 @@ static void wino4_block_input(float *V, const float *inp, const wino_plan *q, in
 
 /* Output channels [o0, o1) of a block: M_ξ = U_ξ · V_ξ, then Y = Aᵀ m A + bias into out
  * (acc: added). */
-static void wino4_block_output(float *out, float *M, const float *U, const float *V,
+static void wino_block_output(float *out, float *M, const float *U, const float *V,
                                const float *bias, const wino_plan *q, int C, int H, int W, int OC,
                                int o0, int o1, int r0, int r1, int acc, float *qb) {
     const int TH = q->TH, TW = q->TW;
@@ -1258,11 +1095,10 @@ static void wino4_block_output(float *out, float *M, const float *U, const float
 static void wino_forward(float *out, const float *inp, const float *w, const float *Upre,
                          const float *bias, float *work, int B, int C, int H, int W, int OC,
                          int acc) {
-    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_FLOATS, 4);
-    const size_t a2 = (size_t)q.a2;
+    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_FLOATS);
     const int rb = q.rb, rows = q.rows, nblk = q.nblk, NT = q.NT;
     const size_t slot = q.slot, nslots = nblk < WINO_SLOTS ? (size_t)nblk : WINO_SLOTS;
-    float *U = work, *slots = work + a2 * OC * C;
+    float *U = work, *slots = work + 36 * (size_t)OC * C;
     const float *Uf = Upre ? Upre : U;
     int T = drl_threads_team(9.0 * B * (size_t)H * W * OC * C, PAR_MIN_FLOPS);
     if (T > WINO_SLOTS) T = WINO_SLOTS;
@@ -1277,121 +1113,136 @@ static void wino_forward(float *out, const float *inp, const float *w, const flo
         int o0, o1;
         drl_threads_split(OC, t, nt, &o0, &o1);
         if (!Upre) {
-            wino4_filters(U, w, OC, C, o0, o1);
+            wino_filters(U, w, OC, C, o0, o1);
 #pragma omp barrier
         }
         if (!shared) {
-            float *V = slots + (size_t)t * slot, *M = V + a2 * C * NT;
-            float *qb = M + a2 * OC * NT;
+            float *V = slots + (size_t)t * slot, *M = V + 36 * (size_t)C * NT;
+            float *qb = M + 36 * (size_t)OC * NT;
             for (int blk = t; blk < nblk; blk += nt) {
                 const int r0 = blk * rb, r1 = r0 + rb < rows ? r0 + rb : rows;
-                wino4_block_input(V, inp, &q, C, 0, C, H, W, r0, r1, qb);
-                wino4_block_output(out, M, Uf, V, bias, &q, C, H, W, OC, 0, OC, r0, r1, acc, qb);
+                wino_block_input(V, inp, &q, C, 0, C, H, W, r0, r1, qb);
+                wino_block_output(out, M, Uf, V, bias, &q, C, H, W, OC, 0, OC, r0, r1, acc, qb);
             }
         } else {
-            float *V = slots, *M = V + a2 * C * NT;
+            float *V = slots, *M = V + 36 * (size_t)C * NT;
             float *qb = slots + nslots * slot + (size_t)t * q.qf;
             int c0, c1;
             drl_threads_split(C, t, nt, &c0, &c1);
             for (int blk = 0; blk < nblk; blk++) {
                 const int r0 = blk * rb, r1 = r0 + rb < rows ? r0 + rb : rows;
-                wino4_block_input(V, inp, &q, C, c0, c1, H, W, r0, r1, qb);
+                wino_block_input(V, inp, &q, C, c0, c1, H, W, r0, r1, qb);
 #pragma omp barrier
-                wino4_block_output(out, M, Uf, V, bias, &q, C, H, W, OC, o0, o1, r0, r1, acc, qb);
+                wino_block_output(out, M, Uf, V, bias, &q, C, H, W, OC, o0, o1, r0, r1, acc, qb);
 #pragma omp barrier
             }
         }
     }
 }
 
-/* The filter gradient, the transpose of the forward: with δ the 2×2 tile of dout of a tile
- * (zero outside the image), D = A δ Aᵀ (4×4), and V = Bᵀ d B as in the forward,
+/* The filter gradient, the transpose of the forward: with δ the 4×4 tile of dout of a tile
+ * (zero outside the image), D = A δ Aᵀ (6×6), and V = Bᵀ d B as in the forward,
  *   dU_ξ (OC, C) = Σ_tiles D_ξ (OC, tiles) · V_ξ (C, tiles)ᵀ,   dw += Gᵀ dU G,
- * 16 GEMMs reducing over the tiles instead of one reducing over 9× as many pixel-tap pairs.
- * D_ξ[oc][j] for the tiles j = (ty - ty0)*TW + tx of tile rows [ty0, ty1) of one dout plane
- * (H, W), stride dstride between ξ: the plane is first split into its four pixel phases
- * e[a][b][j] = δ(2ty + a, 2tx + b) (zero past the edges), then one vector loop over the tiles.
- * q: wino_q_floats(ty1 - ty0, TW) (4·n floats used). */
-WINO_INLINE void wino_dout_rows(float *D, size_t dstride, const float *plane, int H, int W, int TW,
-                                int ty0, int ty1, float *q) {
-    const int n = (ty1 - ty0) * TW, W2 = W / 2, odd = W & 1;
-    float *e00 = q, *e01 = q + n, *e10 = e01 + n, *e11 = e10 + n;
-    for (int ty = ty0; ty < ty1; ty++) {
-        const size_t j0 = (size_t)(ty - ty0) * TW;
-        for (int a = 0; a < 2; a++) {
-            float *e = (a ? e10 : e00) + j0, *f = (a ? e11 : e01) + j0;
-            const int h = 2 * ty + a;
-            if (h >= H) {
-                for (int x = 0; x < TW; x++) e[x] = f[x] = 0.0f;
-                continue;
+ * 36 GEMMs reducing over the tiles instead of one reducing over 9× as many pixel-tap pairs.
+ * D (36, OC, n) of a block: dout rows are split into their four column phases (AVX-512: two
+ * masked loads and four permutes per row) into e[r][c][j] = δ(4ty + r, 4tx + c), then one vector
+ * loop over the block's n tiles. qb: wino_q_floats (16·n + 4·TW + 2 floats used). */
+static void wino_block_dout(float *D, const float *dout, const wino_plan *q, int OC, int H,
+                             int W, int r0, int r1, float *qb) {
+    const int TH = q->TH, TW = q->TW, L = 4 * TW + 2;
+    const size_t n = (size_t)(r1 - r0) * TW, HW = (size_t)H * W, ds = (size_t)OC * n;
+    float *e = qb, *row = qb + 16 * n;
+#if defined(__AVX512F__)
+    const int vec = L <= 32;
+    const __mmask16 mt = (__mmask16)((1u << (TW < 16 ? TW : 16)) - 1);
+    const __mmask16 m0 = (__mmask16)(W >= 16 ? 0xffff : (1u << W) - 1);
+    const __mmask16 m1 = (__mmask16)(W <= 16 ? 0 : (W >= 32 ? 0xffff : (1u << (W - 16)) - 1));
+    __m512i ix[4];
+    for (int c = 0; c < 4; c++)
+        ix[c] = _mm512_add_epi32(_mm512_set1_epi32(c),
+                                 _mm512_mullo_epi32(_mm512_set1_epi32(4),
+                                                    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 7,
+                                                                      7, 7, 7, 7, 7, 7, 7)));
+#endif
+    for (int oc = 0; oc < OC; oc++) {
+        for (int r = r0; r < r1; r++) {
+            const float *plane = dout + ((size_t)(r / TH) * OC + oc) * HW;
+            const int ty = r % TH;
+            for (int rr = 0; rr < 4; rr++) {
+                float *er = e + 4 * (size_t)rr * n + (size_t)(r - r0) * TW;
+                const int h = 4 * ty + rr;
+                if (h >= H) {
+                    for (int c = 0; c < 4; c++) fill_zero(er + (size_t)c * n, (size_t)TW);
+                    continue;
+                }
+                const float *src = plane + (size_t)h * W;
+#if defined(__AVX512F__)
+                if (vec) {
+                    const __m512 lo = _mm512_maskz_loadu_ps(m0, src);
+                    const __m512 hi = _mm512_maskz_loadu_ps(m1, src + 16);
+                    for (int c = 0; c < 4; c++)
+                        _mm512_mask_storeu_ps(er + (size_t)c * n, mt,
+                                              _mm512_permutex2var_ps(lo, ix[c], hi));
+                    continue;
+                }
+#endif
+                copy(row, src, (size_t)W);
+                for (int x = W; x < L; x++) row[x] = 0.0f;
+                for (int c = 0; c < 4; c++)
+                    for (int tx = 0; tx < TW; tx++) er[(size_t)c * n + tx] = row[4 * tx + c];
             }
-            const float *o = plane + (size_t)h * W;
-            for (int x = 0; x < W2; x++) {
-                e[x] = o[2 * x];
-                f[x] = o[2 * x + 1];
-            }
-            if (odd) e[W2] = o[W - 1], f[W2] = 0.0f;
         }
-    }
-    float *d[16];
-    for (int xi = 0; xi < 16; xi++) d[xi] = D + (size_t)xi * dstride;
+        float *d = D + (size_t)oc * n;
 #pragma omp simd
-    for (int j = 0; j < n; j++) {
-        const float g00 = e00[j], g01 = e01[j], g10 = e10[j], g11 = e11[j];
-        const float t[4][2] = {{g00, g01}, {g00 + g10, g01 + g11}, {g00 - g10, g01 - g11},
-                               {-g10, -g11}}; /* A δ: rows */
-        for (int i = 0; i < 4; i++) { /* (A δ) Aᵀ: columns */
-            d[4 * i + 0][j] = t[i][0];
-            d[4 * i + 1][j] = t[i][0] + t[i][1];
-            d[4 * i + 2][j] = t[i][0] - t[i][1];
-            d[4 * i + 3][j] = -t[i][1];
+        for (size_t j = 0; j < n; j++) {
+            float t[6][4]; /* A δ: rows */
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                const float g0 = e[(size_t)c * n + j], g1 = e[(size_t)(4 + c) * n + j],
+                            g2 = e[(size_t)(8 + c) * n + j], g3 = e[(size_t)(12 + c) * n + j];
+                t[0][c] = g0;
+                t[1][c] = (g0 + g2) + (g1 + g3);
+                t[2][c] = (g0 + g2) - (g1 + g3);
+                t[3][c] = (g0 + 4.0f * g2) + 2.0f * (g1 + 4.0f * g3);
+                t[4][c] = (g0 + 4.0f * g2) - 2.0f * (g1 + 4.0f * g3);
+                t[5][c] = g3;
+            }
+#pragma GCC unroll 6
+            for (int i = 0; i < 6; i++) { /* (A δ) Aᵀ: columns */
+                const float g0 = t[i][0], g1 = t[i][1], g2 = t[i][2], g3 = t[i][3];
+                d[(size_t)(6 * i + 0) * ds + j] = g0;
+                d[(size_t)(6 * i + 1) * ds + j] = (g0 + g2) + (g1 + g3);
+                d[(size_t)(6 * i + 2) * ds + j] = (g0 + g2) - (g1 + g3);
+                d[(size_t)(6 * i + 3) * ds + j] = (g0 + 4.0f * g2) + 2.0f * (g1 + 4.0f * g3);
+                d[(size_t)(6 * i + 4) * ds + j] = (g0 + 4.0f * g2) - 2.0f * (g1 + 4.0f * g3);
+                d[(size_t)(6 * i + 5) * ds + j] = g3;
+            }
         }
     }
 }
 
-/* wino_dout_rows for each of the model's widths with the width a constant (as above). */
-static void wino_dout_plane(float *D, size_t dstride, const float *plane, int H, int W, int ty0,
-                            int ty1, float *q) {
-    switch (W) {
-    case 7: wino_dout_rows(D, dstride, plane, H, 7, 4, ty0, ty1, q); break;
-    case 14: wino_dout_rows(D, dstride, plane, H, 14, 7, ty0, ty1, q); break;
-    case 28: wino_dout_rows(D, dstride, plane, H, 28, 14, ty0, ty1, q); break;
-    default: wino_dout_rows(D, dstride, plane, H, W, (W + 1) / 2, ty0, ty1, q);
-    }
-}
-
-/* dw (OC, C, 3, 3) += the filter gradient of conv3x3(inp (B, C, H, W)) for dout (B, OC, H, W).
- * Each thread sums the products of its own blocks (assigned blk = t, t + nt, ...) into its own
- * dU slot; the slots are then added in thread order and transformed back, split over output
- * channels. A repeated call gives bit-identical results; another thread count adds the blocks
- * in other groups (float rounding, ~1e-7 relative). The partial sums cost 16·OC·C floats per
- * thread, so at most WINO_DW_SLOTS threads take part (drl train's data-parallel shards call
- * every op inside their own thread, where this runs on one). Work: wino_dw_work. */
+/* dw (OC, C, 3, 3) += the filter gradient. Each thread sums the products of its own tile
+ * blocks (blocks t, t + T, ...) into its own dU slot; the slots are then added in thread order,
+ * and dw += Gᵀ dU G for this thread's output channels. */
 static void wino_dw(float *dw, const float *dout, const float *inp, float *work, int B, int C,
                     int H, int W, int OC) {
-    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_DW_FLOATS, 2);
-    const int TH = q.TH, TW = q.TW, rb = q.rb, rows = q.rows, nblk = q.nblk, NT = q.NT;
-    const size_t HW = (size_t)H * W, un = 16 * (size_t)OC * C, slot = un + q.slot;
-    int T = drl_threads_team(9.0 * B * HW * OC * C, PAR_MIN_FLOPS);
+    const wino_plan q = wino_plan_make(B, C, H, W, OC, DRL_CONV_WINO_DW_FLOATS);
+    const int rb = q.rb, rows = q.rows, nblk = q.nblk, NT = q.NT;
+    const size_t un = 36 * (size_t)OC * C, slot = un + q.slot;
+    int T = drl_threads_team(9.0 * B * (size_t)H * W * OC * C, PAR_MIN_FLOPS);
     if (T > WINO_DW_SLOTS) T = WINO_DW_SLOTS;
     if (T > nblk) T = nblk;
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        float *dU = work + (size_t)t * slot, *V = dU + un, *D = V + 16 * (size_t)C * NT;
-        float *qb = D + 16 * (size_t)OC * NT;
+        float *dU = work + (size_t)t * slot, *V = dU + un, *D = V + 36 * (size_t)C * NT;
+        float *qb = D + 36 * (size_t)OC * NT;
         for (int blk = t; blk < nblk; blk += nt) {
             const int r0 = blk * rb, r1 = r0 + rb < rows ? r0 + rb : rows;
-            const int n = (r1 - r0) * TW;
+            const int n = (r1 - r0) * q.TW;
             wino_block_input(V, inp, &q, C, 0, C, H, W, r0, r1, qb);
-            for (int r = r0; r < r1;) {
-                const int b = r / TH, ty0 = r % TH, ty1 = ty0 + (r1 - r) < TH ? ty0 + (r1 - r) : TH;
-                for (int oc = 0; oc < OC; oc++)
-                    wino_dout_plane(D + (size_t)oc * n + (size_t)(r - r0) * TW, (size_t)OC * n,
-                                    dout + ((size_t)b * OC + oc) * HW, H, W, ty0, ty1, qb);
-                r += ty1 - ty0;
-            }
-            for (int xi = 0; xi < 16; xi++)
+            wino_block_dout(D, dout, &q, OC, H, W, r0, r1, qb);
+            for (int xi = 0; xi < 36; xi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, n, 1.0f,
                             D + (size_t)xi * OC * n, n, V + (size_t)xi * C * n, n,
                             blk == t ? 0.0f : 1.0f, dU + (size_t)xi * OC * C, C);
@@ -1401,23 +1252,27 @@ static void wino_dw(float *dw, const float *dout, const float *inp, float *work,
         drl_threads_split(OC, t, nt, &o0, &o1);
         for (int oc = o0; oc < o1; oc++) {
             for (int c = 0; c < C; c++) {
-                float u[16], s[3][4];
-                for (int xi = 0; xi < 16; xi++) {
+                float u[36], s[3][6];
+                for (int xi = 0; xi < 36; xi++) {
                     const size_t e = ((size_t)xi * OC + oc) * C + c;
                     float a = 0.0f;
                     for (int k = 0; k < nt; k++) a += work[(size_t)k * slot + e];
                     u[xi] = a;
                 }
-                for (int j = 0; j < 4; j++) { /* Gᵀ dU: rows */
-                    s[0][j] = u[j] + 0.5f * (u[4 + j] + u[8 + j]);
-                    s[1][j] = 0.5f * (u[4 + j] - u[8 + j]);
-                    s[2][j] = 0.5f * (u[4 + j] + u[8 + j]) + u[12 + j];
+                for (int k = 0; k < 6; k++) { /* Gᵀ dU: rows */
+                    const float u0 = u[k], u1 = u[6 + k], u2 = u[12 + k], u3 = u[18 + k],
+                                u4 = u[24 + k], u5 = u[30 + k];
+                    s[0][k] = 0.25f * u0 - (u1 + u2) * (1.0f / 6.0f) + (u3 + u4) * (1.0f / 24.0f);
+                    s[1][k] = (u2 - u1) * (1.0f / 6.0f) + (u3 - u4) * (1.0f / 12.0f);
+                    s[2][k] = (u3 + u4 - u1 - u2) * (1.0f / 6.0f) + u5;
                 }
                 float *g = dw + ((size_t)oc * C + c) * 9;
                 for (int i = 0; i < 3; i++) { /* (Gᵀ dU) G: columns */
-                    g[3 * i + 0] += s[i][0] + 0.5f * (s[i][1] + s[i][2]);
-                    g[3 * i + 1] += 0.5f * (s[i][1] - s[i][2]);
-                    g[3 * i + 2] += 0.5f * (s[i][1] + s[i][2]) + s[i][3];
+                    const float *v = s[i];
+                    g[3 * i + 0] += 0.25f * v[0] - (v[1] + v[2]) * (1.0f / 6.0f) +
+                                    (v[3] + v[4]) * (1.0f / 24.0f);
+                    g[3 * i + 1] += (v[2] - v[1]) * (1.0f / 6.0f) + (v[3] - v[4]) * (1.0f / 12.0f);
+                    g[3 * i + 2] += (v[3] + v[4] - v[1] - v[2]) * (1.0f / 6.0f) + v[5];
                 }
             }
         }
@@ -1588,7 +1443,7 @@ size_t drl_conv2d_prepared_size(int C, int OC, int K, int stride, int pad) {
 }
 
 void drl_conv2d_prepare(float *pw, const float *w, int C, int OC, int K, int stride, int pad) {
-    if (preparable(C, OC, K, stride, pad)) wino4_filters(pw, w, OC, C, 0, OC);
+    if (preparable(C, OC, K, stride, pad)) wino_filters(pw, w, OC, C, 0, OC);
 }
 
 void drl_conv2d_forward(float *out, const float *inp, const float *w, const float *b, float *work,
