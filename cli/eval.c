@@ -30,7 +30,10 @@ static const char *usage_text =
     "                  trajectory (default 4)\n"
     "  --no-pixels     skip the raw-pixel baseline\n"
     "  --probe-c C     inverse L2 strength of the logistic regressions (scikit-learn's C;\n"
-    "                  default 1); each is solved to convergence by L-BFGS\n"
+    "                  default 1); each is solved to convergence by L-BFGS. 'auto': the linear\n"
+    "                  probe's C is chosen from 0.01, 0.1, 1, 10, 100 by accuracy on a held-out\n"
+    "                  sixth of the train split (at most 10000 rows), then refitted on all of it;\n"
+    "                  the few-label fits keep C = 1\n"
     "  --json          machine-readable output\n"
     "  --threads N     threads (default: all cores)\n"
     "\n"
@@ -215,14 +218,43 @@ static int eval_sampling(int argc, char **argv) {
 typedef struct {
     char name[64];
     double linear, few100, few100_sd, few1000, few1000_sd;
+    float linear_c; /* the linear probe's C */
 } eval_row;
 
-static int evaluate(drl_err *err, const drl_probe_cfg *pc, const char *name, const float *Xtr,
-                    const int *ytr, size_t Ntr, const float *Xte, const int *yte, size_t Nte, int D,
-                    int runs, eval_row *row) {
+static const float AUTO_C[] = {0.01f, 0.1f, 1.0f, 10.0f, 100.0f};
+#define N_AUTO_C (int)(sizeof AUTO_C / sizeof AUTO_C[0])
+
+/* A float as the shortest decimal that reads back to it (0.01f as 0.01, not 0.0099999998). */
+static double short_decimal(float v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.9g", (double)v);
+    for (int p = 1; p <= 9; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    return strtod(buf, NULL);
+}
+
+/* auto_c: the linear probe's C by validation on the train split (drl_probe_select_c). */
+static int evaluate(drl_err *err, const drl_probe_cfg *pc, int auto_c, const char *name,
+                    const float *Xtr, const int *ytr, size_t Ntr, const float *Xte,
+                    const int *yte, size_t Nte, int D, int runs, eval_row *row) {
     drl_probe *p = NULL;
     snprintf(row->name, sizeof row->name, "%s", name);
-    int rc = drl_probe_fit(err, pc, Xtr, ytr, Ntr, D, 10, &p);
+    drl_probe_cfg lc = *pc;
+    row->linear_c = 1.0f / pc->l2;
+    if (auto_c) {
+        const size_t n_val = Ntr / 6 < 10000 ? Ntr / 6 : 10000;
+        double acc[N_AUTO_C];
+        int rc = drl_probe_select_c(err, pc, Xtr, ytr, Ntr, D, 10, AUTO_C, N_AUTO_C, n_val, 7,
+                                    &row->linear_c, acc);
+        if (rc) return rc;
+        fprintf(stderr, "drl eval: %s: held-out accuracy by C:", name);
+        for (int g = 0; g < N_AUTO_C; g++) fprintf(stderr, " %g: %.2f%%", AUTO_C[g], 100 * acc[g]);
+        fprintf(stderr, " -> C = %g\n", row->linear_c);
+        lc.l2 = 1.0f / row->linear_c;
+    }
+    int rc = drl_probe_fit(err, &lc, Xtr, ytr, Ntr, D, 10, &p);
     if (rc) return rc;
     row->linear = drl_probe_accuracy(p, Xte, yte, Nte);
     drl_probe_free(p);
@@ -244,6 +276,7 @@ int drl_cli_eval(int argc, char **argv) {
     size_t max_train = 0, max_test = 0;
     int runs = 10, K = 4, pixels = 1, as_json = 0, threads = 0;
     float probe_c = 1.0f;
+    int auto_c = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = !strcmp(a, "--model") || !strcmp(a, "--max-train") || !strcmp(a, "--max-test") ||
@@ -261,6 +294,7 @@ int drl_cli_eval(int argc, char **argv) {
         else if (!strcmp(a, "--runs")) bad = drl_cli_count("eval", a, argv[++i], &runs);
         else if (!strcmp(a, "--times")) bad = drl_cli_count("eval", a, argv[++i], &K);
         else if (!strcmp(a, "--threads")) bad = drl_cli_count("eval", a, argv[++i], &threads);
+        else if (!strcmp(a, "--probe-c") && !strcmp(v, "auto")) auto_c = 1, i++;
         else if (!strcmp(a, "--probe-c")) bad = drl_cli_float("eval", a, argv[++i], &probe_c);
         else if (!strcmp(a, "--no-pixels")) pixels = 0;
         else if (!strcmp(a, "--json")) as_json = 1;
@@ -295,6 +329,8 @@ int drl_cli_eval(int argc, char **argv) {
     if (!rc) rc = drl_model_prepare(&err, m);
     if (!rc) rc = drl_dataset_load_fmnist(&err, "train", max_train, &tr);
     if (!rc) rc = drl_dataset_load_fmnist(&err, "test", max_test, &te);
+    if (!rc && auto_c && tr->N < 12)
+        rc = drl_errf(&err, DRL_EINVAL, "--probe-c auto needs at least 12 training images");
     if (!rc && (tr->C != m->cfg.C || tr->H != m->cfg.H || tr->W != m->cfg.W))
         rc = drl_errf(&err, DRL_EINVAL, "the model expects %dx%dx%d images, Fashion-MNIST is 1x28x28", m->cfg.C, m->cfg.H, m->cfg.W);
     int Kt = m && m->cfg.time_cond ? K : 1, d = m ? m->cfg.latent_dim : 0;
@@ -317,12 +353,12 @@ int drl_cli_eval(int argc, char **argv) {
     }
     if (!rc && pixels) {
         int D = tr->C * tr->H * tr->W;
-        rc = evaluate(&err, &pc, "raw pixels", tr->images, tr->labels, tr->N, te->images, te->labels, te->N, D, runs, &rows[nrows++]);
+        rc = evaluate(&err, &pc, auto_c, "raw pixels", tr->images, tr->labels, tr->N, te->images, te->labels, te->N, D, runs, &rows[nrows++]);
     }
     if (!rc) {
         size_t row = (size_t)Kt * d;
         if (Kt == 1) {
-            rc = evaluate(&err, &pc, "model", Etr, tr->labels, tr->N, Ete, te->labels, te->N, d, runs, &rows[nrows++]);
+            rc = evaluate(&err, &pc, auto_c, "model", Etr, tr->labels, tr->N, Ete, te->labels, te->N, d, runs, &rows[nrows++]);
         } else {
             float *A = malloc(tr->N * (size_t)d * sizeof(float)), *Bt = malloc(te->N * (size_t)d * sizeof(float));
             if (!A || !Bt) rc = drl_errf(&err, DRL_ENOMEM, "out of memory");
@@ -331,20 +367,22 @@ int drl_cli_eval(int argc, char **argv) {
                 for (size_t i = 0; i < te->N; i++) memcpy(Bt + i * d, Ete + i * row + (size_t)k * d, (size_t)d * sizeof(float));
                 char name[64];
                 snprintf(name, sizeof name, "model, t = %.3g", times[k]);
-                rc = evaluate(&err, &pc, name, A, tr->labels, tr->N, Bt, te->labels, te->N, d, runs, &rows[nrows++]);
+                rc = evaluate(&err, &pc, auto_c, name, A, tr->labels, tr->N, Bt, te->labels, te->N, d, runs, &rows[nrows++]);
             }
             free(A), free(Bt);
-            if (!rc) rc = evaluate(&err, &pc, "model, trajectory", Etr, tr->labels, tr->N, Ete, te->labels, te->N, (int)row, runs, &rows[nrows++]);
+            if (!rc) rc = evaluate(&err, &pc, auto_c, "model, trajectory", Etr, tr->labels, tr->N, Ete, te->labels, te->N, (int)row, runs, &rows[nrows++]);
         }
     }
     if (!rc) {
         if (as_json) {
-            json_t *o = json_pack("{s:s, s:I, s:I, s:i, s:f}", "model", model_path, "train", (json_int_t)tr->N,
-                                  "test", (json_int_t)te->N, "runs", runs, "probe_c", (double)probe_c);
+            json_t *o = json_pack("{s:s, s:I, s:I, s:i, s:f, s:b}", "model", model_path, "train", (json_int_t)tr->N,
+                                  "test", (json_int_t)te->N, "runs", runs, "probe_c", (double)probe_c,
+                                  "probe_c_auto", auto_c);
             json_t *arr = json_array();
             for (int i = 0; i < nrows; i++)
-                json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:f, s:f, s:f}", "representation", rows[i].name,
-                                                     "linear", rows[i].linear, "labels_100", rows[i].few100,
+                json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f}", "representation", rows[i].name,
+                                                     "linear", rows[i].linear, "linear_c", short_decimal(rows[i].linear_c),
+                                                     "labels_100", rows[i].few100,
                                                      "labels_100_std", rows[i].few100_sd, "labels_1000", rows[i].few1000,
                                                      "labels_1000_std", rows[i].few1000_sd));
             json_object_set_new(o, "results", arr);
@@ -353,10 +391,14 @@ int drl_cli_eval(int argc, char **argv) {
             free(s);
             json_decref(o);
         } else {
-            printf("%-24s %8s %14s %14s\n", "representation", "linear", "100 labels", "1000 labels");
-            for (int i = 0; i < nrows; i++)
-                printf("%-24s %7.2f%% %7.2f ± %4.2f %7.2f ± %4.2f\n", rows[i].name, 100 * rows[i].linear,
+            printf("%-24s %8s %14s %14s%s\n", "representation", "linear", "100 labels", "1000 labels",
+                   auto_c ? "   linear probe C" : "");
+            for (int i = 0; i < nrows; i++) {
+                printf("%-24s %7.2f%% %7.2f ± %4.2f %7.2f ± %4.2f", rows[i].name, 100 * rows[i].linear,
                        100 * rows[i].few100, 100 * rows[i].few100_sd, 100 * rows[i].few1000, 100 * rows[i].few1000_sd);
+                if (auto_c) printf("   %g", rows[i].linear_c);
+                putchar('\n');
+            }
         }
     }
     free(Etr), free(Ete), free(times);

@@ -254,3 +254,46 @@ done:
     free(idx), free(Xs), free(ys);
     return rc;
 }
+
+int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
+                       size_t N, int D, int K, const float *grid, int ngrid, size_t n_val,
+                       uint64_t seed, float *best_c, double *val_acc) {
+    if (ngrid < 1 || n_val < 1 || n_val >= N)
+        return drl_errf(err, DRL_EINVAL, "probe: validation split of %zu from %zu rows, %d values of C",
+                        n_val, N, ngrid);
+    for (int g = 0; g < ngrid; g++)
+        if (!(grid[g] > 0.0f) || !isfinite(grid[g]))
+            return drl_errf(err, DRL_EINVAL, "probe: C must be positive and finite");
+    const size_t n_fit = N - n_val;
+    uint32_t *idx = malloc(N * sizeof(uint32_t));
+    float *Xf = malloc(N * (size_t)D * sizeof(float));
+    int *yf = malloc(N * sizeof(int));
+    int rc = 0;
+    if (!idx || !Xf || !yf) {
+        rc = drl_errf(err, DRL_ENOMEM, "probe: out of memory");
+        goto done;
+    }
+    drl_rng rng;
+    drl_rng_seed(&rng, seed);
+    for (size_t i = 0; i < N; i++) idx[i] = (uint32_t)i;
+    drl_rng_shuffle(&rng, idx, N);
+    for (size_t i = 0; i < N; i++) { /* rows [0, n_fit) fit, [n_fit, N) validate */
+        memcpy(Xf + i * D, X + (size_t)idx[i] * D, (size_t)D * sizeof(float));
+        yf[i] = y[idx[i]];
+    }
+    double best = -1.0;
+    for (int g = 0; g < ngrid && !rc; g++) {
+        drl_probe_cfg c = *cfg;
+        c.l2 = 1.0f / grid[g];
+        drl_probe *p = NULL;
+        rc = drl_probe_fit(err, &c, Xf, yf, n_fit, D, K, &p);
+        if (rc) break;
+        const double a = drl_probe_accuracy(p, Xf + n_fit * D, yf + n_fit, n_val);
+        drl_probe_free(p);
+        if (val_acc) val_acc[g] = a;
+        if (a > best) best = a, *best_c = grid[g]; /* ties: the smaller C (grid ascending) */
+    }
+done:
+    free(idx), free(Xf), free(yf);
+    return rc;
+}

@@ -43,4 +43,12 @@ int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr
                         size_t Ntr, const float *Xte, const int *yte, size_t Nte, int D, int K,
                         size_t per_run, int runs, uint64_t seed, double *mean, double *std);
 
+/* The probe's C (= 1/l2) by validation: a seeded shuffle of X's rows holds out n_val of them, a
+ * probe is fitted on the others for each C of grid (ascending), and *best_c gets the C with the
+ * highest accuracy on the held-out rows (ties: the smaller C); val_acc (may be NULL) gets each
+ * C's accuracy. cfg gives the other settings. The test set is never seen. */
+int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
+                       size_t N, int D, int K, const float *grid, int ngrid, size_t n_val,
+                       uint64_t seed, float *best_c, double *val_acc);
+
 #endif

@@ -1,5 +1,5 @@
 /* test_probe.c — logistic-regression probes: separable data is learned, the few-label protocol
- * averages runs, bad inputs are refused. */
+ * averages runs, C chosen by validation follows the data, bad inputs are refused. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +113,71 @@ START_TEST(test_reaches_the_minimum) {
 }
 END_TEST
 
+/* C by validation: with overlapping classes of a few informative features among many noise
+ * features and few rows, weak regularisation fits the noise and a small C wins on held-out rows;
+ * with many rows of a few informative features a larger C wins. The chosen C is the arg max of
+ * the reported accuracies, and the choice is deterministic. */
+static void informative(drl_rng *r, size_t N, int D, int inf, float *X, int *y) {
+    for (size_t i = 0; i < N; i++) {
+        const int k = (int)(i % 3);
+        y[i] = k;
+        for (int d = 0; d < D; d++)
+            X[i * D + d] = drl_rng_normal(r) + (d < inf && d % 3 == k ? 1.2f : 0.0f);
+    }
+}
+
+START_TEST(test_select_c) {
+    static const float grid[] = {0.001f, 0.01f, 0.1f, 1.0f, 10.0f, 100.0f};
+    const int ng = (int)(sizeof grid / sizeof grid[0]);
+    drl_err e = {0};
+    drl_probe_cfg cfg = drl_probe_defaults();
+    drl_rng r;
+    float c1 = 0, c2 = 0;
+    double acc[6];
+    { /* few rows, many noise features */
+        enum { N = 150, D = 120 };
+        drl_rng_seed(&r, 21);
+        float *X = malloc(N * D * sizeof(float));
+        int *y = malloc(N * sizeof(int));
+        informative(&r, N, D, 6, X, y);
+        ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 50, 5, &c1, acc), 0);
+        ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 50, 5, &c2, NULL), 0);
+        ck_assert_float_eq(c1, c2);
+        printf("probe: select C, 150 rows x 120 features (6 informative):");
+        int best = 0;
+        for (int g = 0; g < ng; g++) {
+            printf(" %g: %.3f", grid[g], acc[g]);
+            if (acc[g] > acc[best]) best = g;
+        }
+        printf(" -> %g\n", c1);
+        ck_assert_float_eq(c1, grid[best]);
+        ck_assert_msg(c1 <= 0.1f, "chose C = %g where the noise features overfit", c1);
+        ck_assert_msg(acc[best] > acc[ng - 1] + 0.04, "the chosen C is no better than C = 100");
+        free(X), free(y);
+    }
+    { /* many rows, all features informative */
+        enum { N = 3000, D = 6 };
+        drl_rng_seed(&r, 22);
+        float *X = malloc(N * D * sizeof(float));
+        int *y = malloc(N * sizeof(int));
+        informative(&r, N, D, 6, X, y);
+        ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 500, 5, &c1, acc), 0);
+        printf("probe: select C, 3000 rows x 6 informative features:");
+        for (int g = 0; g < ng; g++) printf(" %g: %.3f", grid[g], acc[g]);
+        printf(" -> %g\n", c1);
+        ck_assert_msg(c1 >= 0.1f, "chose C = %g on well-determined data", c1);
+        ck_assert_msg(acc[0] < acc[3], "C = 0.001 should underfit");
+        /* refused: no rows left to fit or none to validate, C <= 0 */
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, N, 5, &c1, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, 5, &c1, NULL), 0);
+        const float bad[] = {1.0f, 0.0f};
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, bad, 2, 500, 5, &c1, NULL), 0);
+        ck_assert_ptr_nonnull(strstr(e.msg, "C must be positive"));
+        free(X), free(y);
+    }
+}
+END_TEST
+
 START_TEST(test_bad_inputs) {
     float X[4] = {0, 1, 2, 3};
     int y[2] = {0, 5};
@@ -144,6 +209,7 @@ int main(void) {
     tcase_add_test(tc, test_separable);
     tcase_add_test(tc, test_chance_on_noise);
     tcase_add_test(tc, test_reaches_the_minimum);
+    tcase_add_test(tc, test_select_c);
     tcase_add_test(tc, test_bad_inputs);
     suite_add_tcase(s, tc);
     return drl_test_run(s);
