@@ -900,26 +900,48 @@ static void wino_filters(float *U, const float *w, int OC, int C, int o0, int o1
     }
 }
 
+/* Gathers a row for the tile transforms: dst[k*ds + tx] = r[4*tx + k] for k < nk, tx < TW, where
+ * r is the row src (W floats) after `lead` zeros, zero-extended. Rows of up to 32 floats
+ * (4*TW + 2 <= 32) take two masked AVX-512 loads and one permute per k; others a scalar loop
+ * through `row` (4*TW + 2 floats of scratch). */
+static inline void gather_phases(float *dst, size_t ds, const float *src, int W, int lead, int nk,
+                                 int TW, float *row) {
+    const int L = 4 * TW + 2;
+#if defined(__AVX512F__)
+    if (L <= 32) {
+        static const int32_t IDX[6][16] = {
+            {0, 4, 8, 12, 16, 20, 24, 28, 28, 28, 28, 28, 28, 28, 28, 28},
+            {1, 5, 9, 13, 17, 21, 25, 29, 29, 29, 29, 29, 29, 29, 29, 29},
+            {2, 6, 10, 14, 18, 22, 26, 30, 30, 30, 30, 30, 30, 30, 30, 30},
+            {3, 7, 11, 15, 19, 23, 27, 31, 31, 31, 31, 31, 31, 31, 31, 31},
+            {4, 8, 12, 16, 20, 24, 28, 31, 31, 31, 31, 31, 31, 31, 31, 31},
+            {5, 9, 13, 17, 21, 25, 29, 31, 31, 31, 31, 31, 31, 31, 31, 31}};
+        const int e = lead + W; /* lanes [lead, e) of the pair hold src */
+        const __mmask16 m0 = (__mmask16)(((e >= 16 ? 0xffffu : (1u << e) - 1)) & ~((1u << lead) - 1));
+        const __mmask16 m1 = (__mmask16)(e <= 16 ? 0 : (e >= 32 ? 0xffffu : (1u << (e - 16)) - 1));
+        const __mmask16 mt = (__mmask16)((1u << TW) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, src - lead);
+        const __m512 hi = _mm512_maskz_loadu_ps(m1, src - lead + 16);
+        for (int k = 0; k < nk; k++)
+            _mm512_mask_storeu_ps(dst + (size_t)k * ds, mt,
+                                  _mm512_permutex2var_ps(lo, _mm512_loadu_si512(IDX[k]), hi));
+        return;
+    }
+#endif
+    for (int x = 0; x < lead; x++) row[x] = 0.0f;
+    copy(row + lead, src, (size_t)W);
+    for (int x = lead + W; x < L; x++) row[x] = 0.0f;
+    for (int k = 0; k < nk; k++)
+        for (int tx = 0; tx < TW; tx++) dst[(size_t)k * ds + tx] = row[4 * tx + k];
+}
+
 /* V (36, C, n) of a block, channels [c0, c1): the input transforms of the n = (r1 - r0)*TW
  * tiles of tile rows [r0, r1) (row r = image*TH + ty) of inp (B, C, H, W). */
 static void wino_block_input(float *V, const float *inp, const wino_plan *q, int C, int c0,
                               int c1, int H, int W, int r0, int r1, float *qb) {
-    const int TH = q->TH, TW = q->TW, L = 4 * TW + 2;
+    const int TH = q->TH, TW = q->TW;
     const size_t n = (size_t)(r1 - r0) * TW, HW = (size_t)H * W, cs = (size_t)C * n;
     float *a = qb, *row = qb + 36 * n;
-#if defined(__AVX512F__)
-    /* Rows of up to 32 padded floats (W <= 30): two masked loads, six permutes. */
-    const int vec = L <= 32;
-    const __mmask16 mt = (__mmask16)((1u << (TW < 16 ? TW : 16)) - 1);
-    const __mmask16 m0 = (__mmask16)(W >= 15 ? 0xfffe : ((1u << (W + 1)) - 1) & 0xfffe);
-    const __mmask16 m1 = (__mmask16)(W <= 15 ? 0 : (1u << (W - 15)) - 1);
-    __m512i ix[6];
-    for (int k = 0; k < 6; k++)
-        ix[k] = _mm512_add_epi32(_mm512_set1_epi32(k),
-                                 _mm512_mullo_epi32(_mm512_set1_epi32(4),
-                                                    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 7,
-                                                                      7, 7, 7, 7, 7, 7, 7)));
-#endif
     for (int c = c0; c < c1; c++) {
         for (int r = r0; r < r1; r++) {
             const float *plane = inp + ((size_t)(r / TH) * C + c) * HW;
@@ -931,22 +953,7 @@ static void wino_block_input(float *V, const float *inp, const wino_plan *q, int
                     for (int k = 0; k < 6; k++) fill_zero(ai + (size_t)k * n, (size_t)TW);
                     continue;
                 }
-                const float *src = plane + (size_t)h * W;
-#if defined(__AVX512F__)
-                if (vec) { /* padded x = src[x - 1]: lanes 1..W of the pair (lo, hi) */
-                    const __m512 lo = _mm512_maskz_loadu_ps(m0, src - 1);
-                    const __m512 hi = _mm512_maskz_loadu_ps(m1, src + 15);
-                    for (int k = 0; k < 6; k++)
-                        _mm512_mask_storeu_ps(ai + (size_t)k * n, mt,
-                                              _mm512_permutex2var_ps(lo, ix[k], hi));
-                    continue;
-                }
-#endif
-                row[0] = 0.0f;
-                copy(row + 1, src, (size_t)W);
-                for (int x = W + 1; x < L; x++) row[x] = 0.0f;
-                for (int k = 0; k < 6; k++)
-                    for (int tx = 0; tx < TW; tx++) ai[(size_t)k * n + tx] = row[4 * tx + k];
+                gather_phases(ai, n, plane + (size_t)h * W, W, 1, 6, TW, row);
             }
         }
         float *v = V + (size_t)c * n;
@@ -1145,25 +1152,13 @@ static void wino_forward(float *out, const float *inp, const float *w, const flo
  *   dU_ξ (OC, C) = Σ_tiles D_ξ (OC, tiles) · V_ξ (C, tiles)ᵀ,   dw += Gᵀ dU G,
  * 36 GEMMs reducing over the tiles instead of one reducing over 9× as many pixel-tap pairs.
  * D (36, OC, n) of a block: dout rows are split into their four column phases (AVX-512: two
- * masked loads and four permutes per row) into e[r][c][j] = δ(4ty + r, 4tx + c), then one vector
+ * masked loads and four permutes per row, gather_phases) into e[r][c][j] = δ(4ty + r, 4tx + c), then one vector
  * loop over the block's n tiles. qb: wino_q_floats (16·n + 4·TW + 2 floats used). */
 static void wino_block_dout(float *D, const float *dout, const wino_plan *q, int OC, int H,
                              int W, int r0, int r1, float *qb) {
-    const int TH = q->TH, TW = q->TW, L = 4 * TW + 2;
+    const int TH = q->TH, TW = q->TW;
     const size_t n = (size_t)(r1 - r0) * TW, HW = (size_t)H * W, ds = (size_t)OC * n;
     float *e = qb, *row = qb + 16 * n;
-#if defined(__AVX512F__)
-    const int vec = L <= 32;
-    const __mmask16 mt = (__mmask16)((1u << (TW < 16 ? TW : 16)) - 1);
-    const __mmask16 m0 = (__mmask16)(W >= 16 ? 0xffff : (1u << W) - 1);
-    const __mmask16 m1 = (__mmask16)(W <= 16 ? 0 : (W >= 32 ? 0xffff : (1u << (W - 16)) - 1));
-    __m512i ix[4];
-    for (int c = 0; c < 4; c++)
-        ix[c] = _mm512_add_epi32(_mm512_set1_epi32(c),
-                                 _mm512_mullo_epi32(_mm512_set1_epi32(4),
-                                                    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 7,
-                                                                      7, 7, 7, 7, 7, 7, 7)));
-#endif
     for (int oc = 0; oc < OC; oc++) {
         for (int r = r0; r < r1; r++) {
             const float *plane = dout + ((size_t)(r / TH) * OC + oc) * HW;
@@ -1175,21 +1170,7 @@ static void wino_block_dout(float *D, const float *dout, const wino_plan *q, int
                     for (int c = 0; c < 4; c++) fill_zero(er + (size_t)c * n, (size_t)TW);
                     continue;
                 }
-                const float *src = plane + (size_t)h * W;
-#if defined(__AVX512F__)
-                if (vec) {
-                    const __m512 lo = _mm512_maskz_loadu_ps(m0, src);
-                    const __m512 hi = _mm512_maskz_loadu_ps(m1, src + 16);
-                    for (int c = 0; c < 4; c++)
-                        _mm512_mask_storeu_ps(er + (size_t)c * n, mt,
-                                              _mm512_permutex2var_ps(lo, ix[c], hi));
-                    continue;
-                }
-#endif
-                copy(row, src, (size_t)W);
-                for (int x = W; x < L; x++) row[x] = 0.0f;
-                for (int c = 0; c < 4; c++)
-                    for (int tx = 0; tx < TW; tx++) er[(size_t)c * n + tx] = row[4 * tx + c];
+                gather_phases(er, n, plane + (size_t)h * W, W, 0, 4, TW, row);
             }
         }
         float *d = D + (size_t)oc * n;
