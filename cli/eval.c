@@ -31,7 +31,7 @@ static const char *usage_text =
     "  --no-pixels     skip the raw-pixel baseline\n"
     "  --probe-c C     inverse L2 strength of the logistic regressions (scikit-learn's C;\n"
     "                  default 1); each is solved to convergence by L-BFGS. 'auto': the linear\n"
-    "                  probe's C is chosen from 0.01, 0.1, 1, 10, 100 by accuracy on a held-out\n"
+    "                  probe's C is chosen from 0.001, 0.01, ..., 100 by accuracy on a held-out\n"
     "                  sixth of the train split (at most 10000 rows), then refitted on all of it;\n"
     "                  the few-label fits keep C = 1\n"
     "  --json          machine-readable output\n"
@@ -221,7 +221,7 @@ typedef struct {
     float linear_c; /* the linear probe's C */
 } eval_row;
 
-static const float AUTO_C[] = {0.01f, 0.1f, 1.0f, 10.0f, 100.0f};
+static const float AUTO_C[] = {0.001f, 0.01f, 0.1f, 1.0f, 10.0f, 100.0f};
 #define N_AUTO_C (int)(sizeof AUTO_C / sizeof AUTO_C[0])
 
 /* A float as the shortest decimal that reads back to it (0.01f as 0.01, not 0.0099999998). */

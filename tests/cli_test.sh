@@ -111,7 +111,7 @@ else
   expect_rc 0 "eval --probe-c auto --json" "$BIN" eval --model "$M" --max-train 600 --max-test 100 --runs 1 --probe-c auto --json --threads 1
   /usr/bin/python3 -c "
 import json; o = json.load(open('$TMP/out')); assert o['probe_c_auto'] is True, o
-assert all(any(abs(r['linear_c'] - c) < 1e-6 * c for c in (0.01, 0.1, 1.0, 10.0, 100.0)) for r in o['results']), o['results']" \
+assert all(any(abs(r['linear_c'] - c) < 1e-6 * c for c in (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)) for r in o['results']), o['results']" \
     && grep -q "held-out accuracy by C" "$TMP/err" \
     && ok "eval --probe-c auto reports each row's C and the held-out accuracies" || bad "eval --probe-c auto: $(head -c 600 "$TMP/out")"
   expect_rc 2 "eval --probe-c auto on 10 images" "$BIN" eval --model "$M" --max-train 10 --max-test 10 --probe-c auto
