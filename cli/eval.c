@@ -294,8 +294,9 @@ int drl_cli_eval(int argc, char **argv) {
         else if (!strcmp(a, "--runs")) bad = drl_cli_count("eval", a, argv[++i], &runs);
         else if (!strcmp(a, "--times")) bad = drl_cli_count("eval", a, argv[++i], &K);
         else if (!strcmp(a, "--threads")) bad = drl_cli_count("eval", a, argv[++i], &threads);
-        else if (!strcmp(a, "--probe-c") && !strcmp(v, "auto")) auto_c = 1, i++;
-        else if (!strcmp(a, "--probe-c")) bad = drl_cli_float("eval", a, argv[++i], &probe_c);
+        else if (!strcmp(a, "--probe-c") && !strcmp(v, "auto")) auto_c = 1, probe_c = 1.0f, i++;
+        else if (!strcmp(a, "--probe-c")) /* the last --probe-c wins */
+            auto_c = 0, bad = drl_cli_float("eval", a, argv[++i], &probe_c);
         else if (!strcmp(a, "--no-pixels")) pixels = 0;
         else if (!strcmp(a, "--json")) as_json = 1;
         else {
@@ -310,6 +311,10 @@ int drl_cli_eval(int argc, char **argv) {
     }
     if (runs < 1 || runs > 1000 || K < 1 || K > 64) {
         fprintf(stderr, "drl eval: --runs must be 1..1000 and --times 1..64\n");
+        return DRL_EXIT_USAGE;
+    }
+    if (auto_c && max_train > 0 && max_train < 12) {
+        fprintf(stderr, "drl eval: --probe-c auto needs at least 12 training images\n");
         return DRL_EXIT_USAGE;
     }
     if (!(probe_c >= 1e-6f && probe_c <= 1e6f)) {

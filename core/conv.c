@@ -197,10 +197,10 @@ static conv_plan plan_make(int B, int C, int H, int W, int OC, int K, int stride
  * Bc = min(B, max(1, 2^19 / (S*(C + OC + max(C, OC))))), evened out as above. Shapes that also
  * take the Winograd path (use_winograd) need at least wino_work(C -> OC) (forward) and
  * 9*OC*C + wino_work(OC -> C) (backward dinp: flipped filters, then the same path on dout) and
- * wino_dw_work(C -> OC) (backward dw), with wino_work = 16*OC*C transformed filters plus, per
- * thread slot, 16*(C + OC)*NT for V and M and wino_q_floats(min(rb, TH), TW) of transform
- * scratch (see wino_plan_make), plus WINO_SLOTS more transform scratches (a team sharing a
- * block), and wino_dw_work = per thread slot 16*OC*C (dU) plus the same slot layout for blocks
+ * wino_dw_work(C -> OC) (backward dw), with wino_work = 36*OC*C transformed filters plus, per
+ * thread slot, 36*(C + OC)*NT for V and M and wino_q_floats(NT, TW) of transform scratch (see
+ * wino_plan_make), plus WINO_SLOTS more transform scratches (a team sharing a block), and
+ * wino_dw_work = per thread slot 36*OC*C (dU) plus the same slot layout for blocks
  * planned with the DW budget. Shapes with a prepared form (preparable) need wino_work(C -> OC)
  * at every batch size: the prepared forward takes Winograd at any batch. */
 static size_t wino_work(int B, int C, int H, int W, int OC);
@@ -1095,7 +1095,7 @@ static void wino_block_output(float *out, float *M, const float *U, const float 
 }
 
 /* out (B, OC, H, W) = (acc ? out + : ) conv3x3(inp (B, C, H, W), w (OC, C, 3, 3)) + bias, with
- * the filters transformed here into work, or given already transformed in Upre (16, OC, C).
+ * the filters transformed here into work, or given already transformed in Upre (36, OC, C).
  * With at least as many tile blocks as threads each block is one thread's; with fewer (small
  * batches) the team does the blocks one after another, splitting each block's input transforms
  * over channels and its products and output transforms over output channels. */

@@ -261,9 +261,13 @@ int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, c
     if (ngrid < 1 || n_val < 1 || n_val >= N)
         return drl_errf(err, DRL_EINVAL, "probe: validation split of %zu from %zu rows, %d values of C",
                         n_val, N, ngrid);
-    for (int g = 0; g < ngrid; g++)
+    if (!best_c) return drl_errf(err, DRL_EINVAL, "probe: no place for the chosen C");
+    for (int g = 0; g < ngrid; g++) {
         if (!(grid[g] > 0.0f) || !isfinite(grid[g]))
             return drl_errf(err, DRL_EINVAL, "probe: C must be positive and finite");
+        if (g > 0 && !(grid[g] > grid[g - 1]))
+            return drl_errf(err, DRL_EINVAL, "probe: the values of C must be ascending");
+    }
     const size_t n_fit = N - n_val;
     uint32_t *idx = malloc(N * sizeof(uint32_t));
     float *Xf = malloc(N * (size_t)D * sizeof(float));

@@ -116,6 +116,11 @@ assert all(any(abs(r['linear_c'] - c) < 1e-6 * c for c in (0.001, 0.01, 0.1, 1.0
     && ok "eval --probe-c auto reports each row's C and the held-out accuracies" || bad "eval --probe-c auto: $(head -c 600 "$TMP/out")"
   expect_rc 2 "eval --probe-c auto on 10 images" "$BIN" eval --model "$M" --max-train 10 --max-test 10 --probe-c auto
   expect_err "at least 12" "the error says why"
+  expect_rc 0 "eval --probe-c auto then 0.5: the last wins" "$BIN" eval --model "$M" --max-train 200 --max-test 50 --runs 1 --probe-c auto --probe-c 0.5 --json --no-pixels --threads 1
+  /usr/bin/python3 -c "
+import json; o = json.load(open('$TMP/out')); assert o['probe_c_auto'] is False and abs(o['probe_c'] - 0.5) < 1e-6, o
+assert all(abs(r['linear_c'] - 0.5) < 1e-6 for r in o['results']), o['results']" \
+    && ok "a numeric --probe-c after auto turns auto off" || bad "--probe-c auto then 0.5: $(head -c 400 "$TMP/out")"
   # Sampling: PNG inputs written by numpy/zlib (independent of drl's PNG code).
   /usr/bin/python3 - "$TMP" <<'PY'
 import gzip, struct, sys, zlib

@@ -143,11 +143,14 @@ START_TEST(test_conv_chunks_reference) {
                           {20, 16, 12, 10, 24, 3, 1, 1}, {16, 16, 23, 25, 24, 3, 1, 1},
                           {16, 16, 13, 14, 24, 3, 1, 1}, {16, 24, 28, 28, 16, 3, 1, 1},
                           {64, 16, 14, 14, 16, 3, 1, 1}, {16, 16, 3, 3, 16, 3, 1, 1},
-                          {17, 16, 5, 1, 16, 3, 1, 1}};
-    /* shapes 3.. take Winograd (forward, dinp, dw); 5 and 7 transform row by row; 3, 6, 7 and
-     * 8 run the copies specialised for the model's widths 7, 14 and 28; 8 has 7 tile blocks of
-     * the filter gradient (more than its threads: each sums several); 9 and 10 are narrower
-     * than a tile pair (W = 3, 1: the second column of the last tile is outside) */
+                          {17, 16, 5, 1, 16, 3, 1, 1},  {16, 16, 5, 30, 16, 3, 1, 1},
+                          {16, 16, 6, 33, 16, 3, 1, 1}, {16, 16, 5, 36, 16, 3, 1, 1}};
+    /* shapes 3.. take Winograd F(4×4) (forward, dinp, dw); 4, 5, 6, 9 and 10 have partial tiles
+     * (widths or heights not a multiple of 4); 8 has 5 tile blocks of the filter gradient (more
+     * than its threads: each sums several); 9 and 10 are narrower than a tile (W = 3, 1);
+     * 11..13 are wider than the rows the AVX-512 gathers take (4*TW + 2 > 32: W = 30, 33, 36),
+     * so they run the scalar gathers and output interleave, as every width does in a build
+     * without AVX-512 */
     for (size_t k = 0; k < sizeof big / sizeof big[0]; k++) {
         conv_case c = case_make(&big[k], 200 + k);
         float *want = drl_test_zeros(c.no), *dout = drl_test_zeros(c.no);
@@ -260,7 +263,7 @@ END_TEST
 /* Winograd-shaped convolutions (batch >= 16, 16+ channels: forward, dinp and dw all take the
  * Winograd path) are too large to perturb every element: central differences of 40 sampled
  * input and 40 sampled weight elements, and every bias. Odd 9×9 images (tiles past the edge)
- * and 12×24 ones (row-wise transforms). */
+ * and 12×24 ones (3 by 6 whole tiles). */
 START_TEST(test_conv_gradcheck_winograd) {
     const cshape wino[2] = {{16, 16, 9, 9, 24, 3, 1, 1}, {16, 16, 12, 24, 16, 3, 1, 1}};
     const float eps = 1e-2f;

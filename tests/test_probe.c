@@ -173,6 +173,9 @@ START_TEST(test_select_c) {
         const float bad[] = {1.0f, 0.0f};
         ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, bad, 2, 500, 5, &c1, NULL), 0);
         ck_assert_ptr_nonnull(strstr(e.msg, "C must be positive"));
+        const float unsorted[] = {10.0f, 1.0f};
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, unsorted, 2, 500, 5, &c1, NULL), 0);
+        ck_assert_ptr_nonnull(strstr(e.msg, "ascending"));
         free(X), free(y);
     }
 }
