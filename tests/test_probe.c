@@ -126,30 +126,44 @@ static void informative(drl_rng *r, size_t N, int D, int inf, float *X, int *y) 
     }
 }
 
+/* Seeds an rng, draws N rows of D features (inf informative), runs drl_probe_select_c with nval
+ * held-out rows and prints the held-out accuracy per C. Caller frees *X and *y. */
+static float select_on(const char *what, uint64_t seed, size_t N, int D, int inf, size_t nval,
+                       const float *grid, int ng, double *acc, float **X, int **y) {
+    drl_err e = {0};
+    drl_probe_cfg cfg = drl_probe_defaults();
+    drl_rng r;
+    float c = 0;
+    drl_rng_seed(&r, seed);
+    *X = malloc(N * (size_t)D * sizeof(float));
+    *y = malloc(N * sizeof(int));
+    ck_assert_ptr_nonnull(*X);
+    ck_assert_ptr_nonnull(*y);
+    informative(&r, N, D, inf, *X, *y);
+    ck_assert_int_eq(drl_probe_select_c(&e, &cfg, *X, *y, N, D, 3, grid, ng, nval, 5, &c, acc), 0);
+    printf("probe: select C, %s:", what);
+    for (int g = 0; g < ng; g++) printf(" %g: %.3f", grid[g], acc[g]);
+    printf(" -> %g\n", c);
+    return c;
+}
+
 START_TEST(test_select_c) {
     static const float grid[] = {0.001f, 0.01f, 0.1f, 1.0f, 10.0f, 100.0f};
     const int ng = (int)(sizeof grid / sizeof grid[0]);
     drl_err e = {0};
     drl_probe_cfg cfg = drl_probe_defaults();
-    drl_rng r;
-    float c1 = 0, c2 = 0;
     double acc[6];
+    float *X, c2 = 0;
+    int *y;
     { /* few rows, many noise features */
         enum { N = 150, D = 120 };
-        drl_rng_seed(&r, 21);
-        float *X = malloc(N * D * sizeof(float));
-        int *y = malloc(N * sizeof(int));
-        informative(&r, N, D, 6, X, y);
-        ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 50, 5, &c1, acc), 0);
+        const float c1 = select_on("150 rows x 120 features (6 informative)", 21, N, D, 6, 50, grid,
+                                   ng, acc, &X, &y);
         ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 50, 5, &c2, NULL), 0);
         ck_assert_float_eq(c1, c2);
-        printf("probe: select C, 150 rows x 120 features (6 informative):");
         int best = 0;
-        for (int g = 0; g < ng; g++) {
-            printf(" %g: %.3f", grid[g], acc[g]);
+        for (int g = 1; g < ng; g++)
             if (acc[g] > acc[best]) best = g;
-        }
-        printf(" -> %g\n", c1);
         ck_assert_float_eq(c1, grid[best]);
         ck_assert_msg(c1 <= 0.1f, "chose C = %g where the noise features overfit", c1);
         ck_assert_msg(acc[best] > acc[ng - 1] + 0.04, "the chosen C is no better than C = 100");
@@ -157,24 +171,18 @@ START_TEST(test_select_c) {
     }
     { /* many rows, all features informative */
         enum { N = 3000, D = 6 };
-        drl_rng_seed(&r, 22);
-        float *X = malloc(N * D * sizeof(float));
-        int *y = malloc(N * sizeof(int));
-        informative(&r, N, D, 6, X, y);
-        ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 500, 5, &c1, acc), 0);
-        printf("probe: select C, 3000 rows x 6 informative features:");
-        for (int g = 0; g < ng; g++) printf(" %g: %.3f", grid[g], acc[g]);
-        printf(" -> %g\n", c1);
+        const float c1 = select_on("3000 rows x 6 informative features", 22, N, D, 6, 500, grid, ng,
+                                   acc, &X, &y);
         ck_assert_msg(c1 >= 0.1f, "chose C = %g on well-determined data", c1);
         ck_assert_msg(acc[0] < acc[3], "C = 0.001 should underfit");
-        /* refused: no rows left to fit or none to validate, C <= 0 */
-        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, N, 5, &c1, NULL), 0);
-        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, 5, &c1, NULL), 0);
+        /* refused: no rows left to fit or none to validate, C <= 0, an unsorted grid */
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, N, 5, &c2, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, 5, &c2, NULL), 0);
         const float bad[] = {1.0f, 0.0f};
-        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, bad, 2, 500, 5, &c1, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, bad, 2, 500, 5, &c2, NULL), 0);
         ck_assert_ptr_nonnull(strstr(e.msg, "C must be positive"));
         const float unsorted[] = {10.0f, 1.0f};
-        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, unsorted, 2, 500, 5, &c1, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, unsorted, 2, 500, 5, &c2, NULL), 0);
         ck_assert_ptr_nonnull(strstr(e.msg, "ascending"));
         free(X), free(y);
     }
