@@ -33,7 +33,8 @@ static const char *usage_text =
     "                  default 1); each is solved to convergence by L-BFGS. 'auto': the linear\n"
     "                  probe's C is chosen from 0.001, 0.01, ..., 100 by accuracy on a held-out\n"
     "                  sixth of the train split (at most 10000 rows), then refitted on all of it;\n"
-    "                  the few-label fits keep C = 1\n"
+    "                  each few-label fit's C by 5-fold cross-validation on its own labelled\n"
+    "                  images (the median over runs is reported)\n"
     "  --json          machine-readable output\n"
     "  --threads N     threads (default: all cores)\n"
     "\n"
@@ -218,7 +219,8 @@ static int eval_sampling(int argc, char **argv) {
 typedef struct {
     char name[64];
     double linear, few100, few100_sd, few1000, few1000_sd;
-    float linear_c; /* the linear probe's C */
+    float linear_c;             /* the linear probe's C */
+    float few100_c, few1000_c; /* median over runs of the few-label probes' C */
 } eval_row;
 
 static const float AUTO_C[] = {0.001f, 0.01f, 0.1f, 1.0f, 10.0f, 100.0f};
@@ -235,7 +237,35 @@ static double short_decimal(float v) {
     return strtod(buf, NULL);
 }
 
-/* auto_c: the linear probe's C by validation on the train split (drl_probe_select_c). */
+static int cmp_float(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The few-label protocol with `per_run` labels (seed = per_run); auto_c: each run's C by 5-fold
+ * cross-validation on its labelled rows (printed), *median_c the median over runs. */
+static int few_label(drl_err *err, const drl_probe_cfg *pc, int auto_c, const char *name,
+                     const float *Xtr, const int *ytr, size_t Ntr, const float *Xte, const int *yte,
+                     size_t Nte, int D, size_t per_run, int runs, double *mean, double *sd,
+                     float *median_c) {
+    const drl_probe_cv cv = {AUTO_C, N_AUTO_C, 5};
+    float *chosen = malloc((size_t)runs * sizeof(float));
+    if (!chosen) return drl_errf(err, DRL_ENOMEM, "eval: out of memory");
+    int rc = drl_probe_few_label(err, pc, Xtr, ytr, Ntr, Xte, yte, Nte, D, 10, per_run, runs, per_run,
+                                 auto_c ? &cv : NULL, mean, sd, chosen);
+    if (!rc && auto_c) {
+        fprintf(stderr, "drl eval: %s, %zu labels: C by 5-fold cross-validation per run:", name, per_run);
+        for (int r = 0; r < runs; r++) fprintf(stderr, " %g", chosen[r]);
+        fputc('\n', stderr);
+        qsort(chosen, (size_t)runs, sizeof(float), cmp_float);
+        *median_c = chosen[runs / 2]; /* the upper median for an even count: a value of the grid */
+    }
+    free(chosen);
+    return rc;
+}
+
+/* auto_c: the linear probe's C by validation on the train split (drl_probe_select_c), and the
+ * few-label probes' C by cross-validation on their labelled rows. */
 static int evaluate(drl_err *err, const drl_probe_cfg *pc, int auto_c, const char *name,
                     const float *Xtr, const int *ytr, size_t Ntr, const float *Xte,
                     const int *yte, size_t Nte, int D, int runs, eval_row *row) {
@@ -259,9 +289,10 @@ static int evaluate(drl_err *err, const drl_probe_cfg *pc, int auto_c, const cha
     row->linear = drl_probe_accuracy(p, Xte, yte, Nte);
     drl_probe_free(p);
     row->few100 = row->few1000 = -1;
-    if (Ntr >= 100) rc = drl_probe_few_label(err, pc, Xtr, ytr, Ntr, Xte, yte, Nte, D, 10, 100, runs, 100, &row->few100, &row->few100_sd);
+    row->few100_c = row->few1000_c = 1.0f / pc->l2;
+    if (Ntr >= 100) rc = few_label(err, pc, auto_c, name, Xtr, ytr, Ntr, Xte, yte, Nte, D, 100, runs, &row->few100, &row->few100_sd, &row->few100_c);
     if (!rc && Ntr >= 1000)
-        rc = drl_probe_few_label(err, pc, Xtr, ytr, Ntr, Xte, yte, Nte, D, 10, 1000, runs, 1000, &row->few1000, &row->few1000_sd);
+        rc = few_label(err, pc, auto_c, name, Xtr, ytr, Ntr, Xte, yte, Nte, D, 1000, runs, &row->few1000, &row->few1000_sd, &row->few1000_c);
     return rc;
 }
 
@@ -385,8 +416,10 @@ int drl_cli_eval(int argc, char **argv) {
                                   "probe_c_auto", auto_c);
             json_t *arr = json_array();
             for (int i = 0; i < nrows; i++)
-                json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f}", "representation", rows[i].name,
+                json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "representation", rows[i].name,
                                                      "linear", rows[i].linear, "linear_c", short_decimal(rows[i].linear_c),
+                                                     "labels_100_c", short_decimal(rows[i].few100_c),
+                                                     "labels_1000_c", short_decimal(rows[i].few1000_c),
                                                      "labels_100", rows[i].few100,
                                                      "labels_100_std", rows[i].few100_sd, "labels_1000", rows[i].few1000,
                                                      "labels_1000_std", rows[i].few1000_sd));
@@ -397,11 +430,11 @@ int drl_cli_eval(int argc, char **argv) {
             json_decref(o);
         } else {
             printf("%-24s %8s %14s %14s%s\n", "representation", "linear", "100 labels", "1000 labels",
-                   auto_c ? "   linear probe C" : "");
+                   auto_c ? "   C: linear, 100, 1000 (median)" : "");
             for (int i = 0; i < nrows; i++) {
                 printf("%-24s %7.2f%% %7.2f ± %4.2f %7.2f ± %4.2f", rows[i].name, 100 * rows[i].linear,
                        100 * rows[i].few100, 100 * rows[i].few100_sd, 100 * rows[i].few1000, 100 * rows[i].few1000_sd);
-                if (auto_c) printf("   %g", rows[i].linear_c);
+                if (auto_c) printf("   %g, %g, %g", rows[i].linear_c, rows[i].few100_c, rows[i].few1000_c);
                 putchar('\n');
             }
         }

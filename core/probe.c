@@ -215,11 +215,71 @@ double drl_probe_accuracy(const drl_probe *p, const float *X, const int *y, size
     return N ? (double)ok / N : 0.0;
 }
 
+/* A grid of C values must be non-empty, positive, finite and ascending. */
+static int check_grid(drl_err *err, const float *grid, int ngrid) {
+    if (ngrid < 1 || !grid) return drl_errf(err, DRL_EINVAL, "probe: no values of C to choose from");
+    for (int g = 0; g < ngrid; g++) {
+        if (!(grid[g] > 0.0f) || !isfinite(grid[g]))
+            return drl_errf(err, DRL_EINVAL, "probe: C must be positive and finite");
+        if (g > 0 && !(grid[g] > grid[g - 1]))
+            return drl_errf(err, DRL_EINVAL, "probe: the values of C must be ascending");
+    }
+    return 0;
+}
+
+/* For each C of grid: fits on rows [0, n_fit) of X and adds the number of rows [n_fit, N)
+ * classified correctly to correct[g]. */
+static int score_grid(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
+                      size_t n_fit, size_t N, int D, int K, const float *grid, int ngrid,
+                      double *correct) {
+    for (int g = 0; g < ngrid; g++) {
+        drl_probe_cfg c = *cfg;
+        c.l2 = 1.0f / grid[g];
+        drl_probe *p = NULL;
+        int rc = drl_probe_fit(err, &c, X, y, n_fit, D, K, &p);
+        if (rc) return rc;
+        correct[g] += drl_probe_accuracy(p, X + n_fit * D, y + n_fit, N - n_fit) * (double)(N - n_fit);
+        drl_probe_free(p);
+    }
+    return 0;
+}
+
+/* The C of grid with the most correct predictions (ties: the smaller C); acc (may be NULL) gets
+ * correct / n for each. */
+static float best_of(const float *grid, int ngrid, const double *correct, size_t n, double *acc) {
+    int best = 0;
+    for (int g = 0; g < ngrid; g++) {
+        if (acc) acc[g] = correct[g] / (double)n;
+        if (correct[g] > correct[best]) best = g;
+    }
+    return grid[best];
+}
+
+/* Rows of X, y in the order of a seeded shuffle: Xs, ys (N rows) and the permutation idx. */
+static void shuffled(const float *X, const int *y, size_t N, int D, uint64_t seed, uint32_t *idx,
+                     float *Xs, int *ys) {
+    drl_rng rng;
+    drl_rng_seed(&rng, seed);
+    for (size_t i = 0; i < N; i++) idx[i] = (uint32_t)i;
+    drl_rng_shuffle(&rng, idx, N);
+    for (size_t i = 0; i < N; i++) {
+        memcpy(Xs + i * D, X + (size_t)idx[i] * D, (size_t)D * sizeof(float));
+        ys[i] = y[idx[i]];
+    }
+}
+
 int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr, const int *ytr,
                         size_t Ntr, const float *Xte, const int *yte, size_t Nte, int D, int K,
-                        size_t per_run, int runs, uint64_t seed, double *mean, double *std) {
+                        size_t per_run, int runs, uint64_t seed, const drl_probe_cv *cv,
+                        double *mean, double *std, float *chosen_c) {
     if (per_run < 2 || per_run > Ntr || runs < 1)
         return drl_errf(err, DRL_EINVAL, "probe: few-label run of %zu from %zu rows", per_run, Ntr);
+    if (cv) {
+        int rc = check_grid(err, cv->grid, cv->ngrid);
+        if (rc) return rc;
+        if (cv->folds < 2 || (size_t)cv->folds > per_run)
+            return drl_errf(err, DRL_EINVAL, "probe: %d folds of %zu labelled rows", cv->folds, per_run);
+    }
     uint32_t *idx = malloc(Ntr * sizeof(uint32_t));
     float *Xs = malloc(per_run * (size_t)D * sizeof(float));
     int *ys = malloc(per_run * sizeof(int));
@@ -238,8 +298,18 @@ int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr
             memcpy(Xs + i * D, Xtr + (size_t)idx[i] * D, (size_t)D * sizeof(float));
             ys[i] = ytr[idx[i]];
         }
+        drl_probe_cfg c = *cfg;
+        if (cv) { /* C by cross-validation on the labelled rows only */
+            float best;
+            rc = drl_probe_select_c_cv(err, cfg, Xs, ys, per_run, D, K, cv, seed + (uint64_t)r, &best, NULL);
+            if (rc) break;
+            c.l2 = 1.0f / best;
+            if (chosen_c) chosen_c[r] = best;
+        } else if (chosen_c) {
+            chosen_c[r] = 1.0f / cfg->l2;
+        }
         drl_probe *p = NULL;
-        rc = drl_probe_fit(err, cfg, Xs, ys, per_run, D, K, &p);
+        rc = drl_probe_fit(err, &c, Xs, ys, per_run, D, K, &p);
         if (rc) break;
         double a = drl_probe_accuracy(p, Xte, yte, Nte);
         drl_probe_free(p);
@@ -258,46 +328,57 @@ done:
 int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
                        size_t N, int D, int K, const float *grid, int ngrid, size_t n_val,
                        uint64_t seed, float *best_c, double *val_acc) {
-    if (ngrid < 1 || n_val < 1 || n_val >= N)
-        return drl_errf(err, DRL_EINVAL, "probe: validation split of %zu from %zu rows, %d values of C",
-                        n_val, N, ngrid);
+    if (n_val < 1 || n_val >= N)
+        return drl_errf(err, DRL_EINVAL, "probe: validation split of %zu from %zu rows", n_val, N);
     if (!best_c) return drl_errf(err, DRL_EINVAL, "probe: no place for the chosen C");
-    for (int g = 0; g < ngrid; g++) {
-        if (!(grid[g] > 0.0f) || !isfinite(grid[g]))
-            return drl_errf(err, DRL_EINVAL, "probe: C must be positive and finite");
-        if (g > 0 && !(grid[g] > grid[g - 1]))
-            return drl_errf(err, DRL_EINVAL, "probe: the values of C must be ascending");
-    }
-    const size_t n_fit = N - n_val;
+    int rc = check_grid(err, grid, ngrid);
+    if (rc) return rc;
     uint32_t *idx = malloc(N * sizeof(uint32_t));
     float *Xf = malloc(N * (size_t)D * sizeof(float));
     int *yf = malloc(N * sizeof(int));
-    int rc = 0;
-    if (!idx || !Xf || !yf) {
+    double *correct = calloc((size_t)ngrid, sizeof(double));
+    if (!idx || !Xf || !yf || !correct) {
         rc = drl_errf(err, DRL_ENOMEM, "probe: out of memory");
         goto done;
     }
-    drl_rng rng;
-    drl_rng_seed(&rng, seed);
-    for (size_t i = 0; i < N; i++) idx[i] = (uint32_t)i;
-    drl_rng_shuffle(&rng, idx, N);
-    for (size_t i = 0; i < N; i++) { /* rows [0, n_fit) fit, [n_fit, N) validate */
-        memcpy(Xf + i * D, X + (size_t)idx[i] * D, (size_t)D * sizeof(float));
-        yf[i] = y[idx[i]];
-    }
-    double best = -1.0;
-    for (int g = 0; g < ngrid && !rc; g++) {
-        drl_probe_cfg c = *cfg;
-        c.l2 = 1.0f / grid[g];
-        drl_probe *p = NULL;
-        rc = drl_probe_fit(err, &c, Xf, yf, n_fit, D, K, &p);
-        if (rc) break;
-        const double a = drl_probe_accuracy(p, Xf + n_fit * D, yf + n_fit, n_val);
-        drl_probe_free(p);
-        if (val_acc) val_acc[g] = a;
-        if (a > best) best = a, *best_c = grid[g]; /* ties: the smaller C (grid ascending) */
-    }
+    shuffled(X, y, N, D, seed, idx, Xf, yf); /* rows [0, N - n_val) fit, the rest validate */
+    rc = score_grid(err, cfg, Xf, yf, N - n_val, N, D, K, grid, ngrid, correct);
+    if (!rc) *best_c = best_of(grid, ngrid, correct, n_val, val_acc);
 done:
-    free(idx), free(Xf), free(yf);
+    free(idx), free(Xf), free(yf), free(correct);
+    return rc;
+}
+
+int drl_probe_select_c_cv(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
+                          size_t N, int D, int K, const drl_probe_cv *cv, uint64_t seed,
+                          float *best_c, double *cv_acc) {
+    if (!cv || !best_c) return drl_errf(err, DRL_EINVAL, "probe: no folds or no place for the chosen C");
+    int rc = check_grid(err, cv->grid, cv->ngrid);
+    if (rc) return rc;
+    if (cv->folds < 2 || (size_t)cv->folds > N)
+        return drl_errf(err, DRL_EINVAL, "probe: %d folds of %zu rows", cv->folds, N);
+    const size_t F = (size_t)cv->folds;
+    uint32_t *idx = malloc(N * sizeof(uint32_t));
+    float *Xs = malloc(N * (size_t)D * sizeof(float)), *Xf = malloc(N * (size_t)D * sizeof(float));
+    int *ys = malloc(N * sizeof(int)), *yf = malloc(N * sizeof(int));
+    double *correct = calloc((size_t)cv->ngrid, sizeof(double));
+    if (!idx || !Xs || !Xf || !ys || !yf || !correct) {
+        rc = drl_errf(err, DRL_ENOMEM, "probe: out of memory");
+        goto done;
+    }
+    shuffled(X, y, N, D, seed, idx, Xs, ys);
+    for (size_t f = 0; f < F && !rc; f++) { /* fold f: shuffled rows i with i % F == f */
+        const size_t n_fit = N - (N - f + F - 1) / F; /* rows not in fold f */
+        size_t a = 0, b = n_fit;                      /* fit rows first, then fold f */
+        for (size_t i = 0; i < N; i++) {
+            const size_t to = i % F != f ? a++ : b++;
+            memcpy(Xf + to * D, Xs + i * D, (size_t)D * sizeof(float));
+            yf[to] = ys[i];
+        }
+        rc = score_grid(err, cfg, Xf, yf, n_fit, N, D, K, cv->grid, cv->ngrid, correct);
+    }
+    if (!rc) *best_c = best_of(cv->grid, cv->ngrid, correct, N, cv_acc);
+done:
+    free(idx), free(Xs), free(Xf), free(ys), free(yf), free(correct);
     return rc;
 }

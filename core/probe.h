@@ -36,12 +36,23 @@ void drl_probe_predict(const drl_probe *p, const float *X, size_t N, int *pred);
 /* Share of X's rows classified as y. */
 double drl_probe_accuracy(const drl_probe *p, const float *X, const int *y, size_t N);
 
+/* Choosing C by k-fold cross-validation: the candidates (ascending) and the number of folds. */
+typedef struct {
+    const float *grid;
+    int ngrid;
+    int folds; /* >= 2 */
+} drl_probe_cv;
+
 /* The paper's few-label protocol: fit on `per_run` labelled rows drawn (class-stratified by
  * chance, uniformly without replacement) from the train set, score on the test set, average over
- * `runs` seeds. Returns mean accuracy; *std gets the standard deviation (may be NULL). */
+ * `runs` seeds. With cv (may be NULL: cfg's C throughout), each run's C is chosen by
+ * drl_probe_select_c_cv on its own labelled rows before the fit on all of them, so no other label
+ * is seen. Returns mean accuracy; *std gets the standard deviation (may be NULL); chosen_c (may
+ * be NULL) gets each run's C (runs entries). */
 int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr, const int *ytr,
                         size_t Ntr, const float *Xte, const int *yte, size_t Nte, int D, int K,
-                        size_t per_run, int runs, uint64_t seed, double *mean, double *std);
+                        size_t per_run, int runs, uint64_t seed, const drl_probe_cv *cv,
+                        double *mean, double *std, float *chosen_c);
 
 /* The probe's C (= 1/l2) by validation: a seeded shuffle of X's rows holds out n_val of them, a
  * probe is fitted on the others for each C of grid (ascending), and *best_c gets the C with the
@@ -50,5 +61,13 @@ int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr
 int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
                        size_t N, int D, int K, const float *grid, int ngrid, size_t n_val,
                        uint64_t seed, float *best_c, double *val_acc);
+
+/* The same by k-fold cross-validation, for few rows: after a seeded shuffle, row i belongs to
+ * fold i mod folds; each fold is scored by a probe fitted on the other folds, and *best_c gets
+ * the C with the most correct predictions over all folds (ties: the smaller C); cv_acc (may be
+ * NULL) gets each C's pooled accuracy. */
+int drl_probe_select_c_cv(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
+                          size_t N, int D, int K, const drl_probe_cv *cv, uint64_t seed,
+                          float *best_c, double *cv_acc);
 
 #endif

@@ -111,15 +111,16 @@ else
   expect_rc 0 "eval --probe-c auto --json" "$BIN" eval --model "$M" --max-train 600 --max-test 100 --runs 1 --probe-c auto --json --threads 1
   /usr/bin/python3 -c "
 import json; o = json.load(open('$TMP/out')); assert o['probe_c_auto'] is True, o
-assert all(any(abs(r['linear_c'] - c) < 1e-6 * c for c in (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)) for r in o['results']), o['results']" \
-    && grep -q "held-out accuracy by C" "$TMP/err" \
-    && ok "eval --probe-c auto reports each row's C and the held-out accuracies" || bad "eval --probe-c auto: $(head -c 600 "$TMP/out")"
+grid = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+assert all(any(abs(r[k] - c) < 1e-6 * c for c in grid) for r in o['results'] for k in ('linear_c', 'labels_100_c')), o['results']" \
+    && grep -q "held-out accuracy by C" "$TMP/err" && grep -q "100 labels: C by 5-fold cross-validation per run" "$TMP/err" \
+    && ok "eval --probe-c auto reports each row's C (linear: held out; few-label: cross-validated)" || bad "eval --probe-c auto: $(head -c 600 "$TMP/out")"
   expect_rc 2 "eval --probe-c auto on 10 images" "$BIN" eval --model "$M" --max-train 10 --max-test 10 --probe-c auto
   expect_err "at least 12" "the error says why"
   expect_rc 0 "eval --probe-c auto then 0.5: the last wins" "$BIN" eval --model "$M" --max-train 200 --max-test 50 --runs 1 --probe-c auto --probe-c 0.5 --json --no-pixels --threads 1
   /usr/bin/python3 -c "
 import json; o = json.load(open('$TMP/out')); assert o['probe_c_auto'] is False and abs(o['probe_c'] - 0.5) < 1e-6, o
-assert all(abs(r['linear_c'] - 0.5) < 1e-6 for r in o['results']), o['results']" \
+assert all(abs(r[k] - 0.5) < 1e-6 for r in o['results'] for k in ('linear_c', 'labels_100_c')), o['results']" \
     && ok "a numeric --probe-c after auto turns auto off" || bad "--probe-c auto then 0.5: $(head -c 400 "$TMP/out")"
   # Sampling: PNG inputs written by numpy/zlib (independent of drl's PNG code).
   /usr/bin/python3 - "$TMP" <<'PY'

@@ -37,7 +37,7 @@ START_TEST(test_separable) {
     drl_probe_free(p);
 
     double mean = 0, sd = 0;
-    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, N, D, K, 40, 5, 1, &mean, &sd), 0);
+    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, N, D, K, 40, 5, 1, NULL, &mean, &sd, NULL), 0);
     printf("probe: 40 labels, 5 runs: %.4f +- %.4f\n", mean, sd);
     ck_assert_msg(mean > 0.95 && sd >= 0.0, "few-label mean %.4f", mean);
     free(X), free(Xt), free(y), free(yt);
@@ -189,6 +189,84 @@ START_TEST(test_select_c) {
 }
 END_TEST
 
+/* Three classes told apart only by x0 - x1, on top of a large nuisance shared by x0 and x1: a
+ * strongly regularised probe (small C) shrinks toward the class means and fails; a weakly
+ * regularised one learns the difference. Two more features are noise. */
+static void nuisance(drl_rng *r, size_t N, float *X, int *y) {
+    for (size_t i = 0; i < N; i++) {
+        const int k = (int)(i % 3);
+        const float u = 3.0f * drl_rng_normal(r);
+        y[i] = k;
+        X[i * 4 + 0] = u + (float)k + 0.3f * drl_rng_normal(r);
+        X[i * 4 + 1] = u + 0.3f * drl_rng_normal(r);
+        X[i * 4 + 2] = drl_rng_normal(r);
+        X[i * 4 + 3] = drl_rng_normal(r);
+    }
+}
+
+/* C by k-fold cross-validation, and the few-label protocol choosing each run's C that way: small
+ * C where noise features overfit, large C where the class signal hides under a nuisance; the
+ * cross-validated few-label probe beats the small fixed C there by a wide margin. */
+START_TEST(test_select_c_cv) {
+    static const float grid[] = {0.001f, 0.01f, 0.1f, 1.0f, 10.0f, 100.0f};
+    const drl_probe_cv cv = {grid, 6, 5};
+    drl_err e = {0};
+    drl_probe_cfg cfg = drl_probe_defaults();
+    drl_rng r;
+    double acc[6];
+    float c1 = 0, c2 = 0;
+    enum { N = 2000, NT = 1000, D = 120 };
+    float *X = malloc((size_t)(N + NT) * D * sizeof(float));
+    int *y = malloc((N + NT) * sizeof(int));
+    ck_assert_ptr_nonnull(X);
+    ck_assert_ptr_nonnull(y);
+
+    drl_rng_seed(&r, 23);
+    informative(&r, 150, D, 6, X, y);
+    ck_assert_int_eq(drl_probe_select_c_cv(&e, &cfg, X, y, 150, D, 3, &cv, 4, &c1, acc), 0);
+    ck_assert_int_eq(drl_probe_select_c_cv(&e, &cfg, X, y, 150, D, 3, &cv, 4, &c2, NULL), 0);
+    printf("probe: C by 5-fold CV, 150 rows x 120 features (6 informative):");
+    for (int g = 0; g < 6; g++) printf(" %g: %.3f", grid[g], acc[g]);
+    printf(" -> %g\n", c1);
+    ck_assert_float_eq(c1, c2);
+    ck_assert_msg(c1 <= 0.1f, "chose C = %g where the noise features overfit", c1);
+
+    drl_rng_seed(&r, 24);
+    nuisance(&r, N + NT, X, y);
+    ck_assert_int_eq(drl_probe_select_c_cv(&e, &cfg, X, y, 150, 4, 3, &cv, 4, &c1, acc), 0);
+    printf("probe: C by 5-fold CV, 150 rows, class signal under a nuisance:");
+    for (int g = 0; g < 6; g++) printf(" %g: %.3f", grid[g], acc[g]);
+    printf(" -> %g\n", c1);
+    ck_assert_msg(c1 >= 1.0f, "chose C = %g where strong regularisation fails", c1);
+    ck_assert_msg(acc[0] < 0.6 && acc[5] > 0.8, "the nuisance data lost its point");
+
+    const float *Xt = X + (size_t)N * 4;
+    const int *yt = y + N;
+    double m_cv = 0, m_small = 0, sd = 0;
+    float chosen[4];
+    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, NT, 4, 3, 100, 4, 9, &cv, &m_cv, &sd, chosen), 0);
+    for (int i = 0; i < 4; i++) {
+        int in_grid = 0;
+        for (int g = 0; g < 6; g++) in_grid |= chosen[i] == grid[g];
+        ck_assert_msg(in_grid, "run %d: C = %g is not from the grid", i, chosen[i]);
+    }
+    drl_probe_cfg strong = cfg;
+    strong.l2 = 1000.0f;
+    ck_assert_int_eq(drl_probe_few_label(&e, &strong, X, y, N, Xt, yt, NT, 4, 3, 100, 4, 9, NULL, &m_small, NULL, chosen), 0);
+    ck_assert_float_eq(chosen[0], 0.001f);
+    printf("probe: 100 labels, 4 runs: C by CV %.3f, C = 0.001 %.3f\n", m_cv, m_small);
+    ck_assert_msg(m_cv > m_small + 0.2, "cross-validated C %.3f vs C = 0.001 %.3f", m_cv, m_small);
+
+    /* refused: too few or too many folds, an empty grid */
+    const drl_probe_cv one = {grid, 6, 1}, many = {grid, 6, 101}, none = {grid, 0, 5};
+    ck_assert_int_ne(drl_probe_select_c_cv(&e, &cfg, X, y, 150, 4, 3, &one, 4, &c1, NULL), 0);
+    ck_assert_int_ne(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, NT, 4, 3, 100, 1, 9, &many, &m_cv, NULL, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(e.msg, "folds"));
+    ck_assert_int_ne(drl_probe_select_c_cv(&e, &cfg, X, y, 150, 4, 3, &none, 4, &c1, NULL), 0);
+    free(X), free(y);
+}
+END_TEST
+
 START_TEST(test_bad_inputs) {
     float X[4] = {0, 1, 2, 3};
     int y[2] = {0, 5};
@@ -209,7 +287,7 @@ START_TEST(test_bad_inputs) {
     ck_assert_ptr_null(p);
     double m;
     int yy[2] = {0, 1};
-    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, yy, 2, X, yy, 2, 2, 2, 5, 1, 1, &m, NULL), DRL_EINVAL);
+    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, yy, 2, X, yy, 2, 2, 2, 5, 1, 1, NULL, &m, NULL, NULL), DRL_EINVAL);
     drl_probe_free(NULL);
 }
 END_TEST
@@ -221,6 +299,7 @@ int main(void) {
     tcase_add_test(tc, test_chance_on_noise);
     tcase_add_test(tc, test_reaches_the_minimum);
     tcase_add_test(tc, test_select_c);
+    tcase_add_test(tc, test_select_c_cv);
     tcase_add_test(tc, test_bad_inputs);
     suite_add_tcase(s, tc);
     return drl_test_run(s);
