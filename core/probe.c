@@ -238,7 +238,8 @@ static int score_grid(drl_err *err, const drl_probe_cfg *cfg, const float *X, co
         drl_probe *p = NULL;
         int rc = drl_probe_fit(err, &c, X, y, n_fit, D, K, &p);
         if (rc) return rc;
-        correct[g] += drl_probe_accuracy(p, X + n_fit * D, y + n_fit, N - n_fit) * (double)(N - n_fit);
+        const double share = drl_probe_accuracy(p, X + n_fit * D, y + n_fit, N - n_fit);
+        correct[g] += (double)llround(share * (double)(N - n_fit)); /* a count: ties stay exact */
         drl_probe_free(p);
     }
     return 0;
