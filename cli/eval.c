@@ -243,7 +243,8 @@ static int cmp_float(const void *a, const void *b) {
 }
 
 /* The few-label protocol with `per_run` labels (seed = per_run); auto_c: each run's C by 5-fold
- * cross-validation on its labelled rows (printed), *median_c the median over runs. */
+ * cross-validation on its labelled rows (printed), *median_c the median over runs (the upper
+ * one for an even count, so always a value of the grid); otherwise *median_c = 1 / l2. */
 static int few_label(drl_err *err, const drl_probe_cfg *pc, int auto_c, const char *name,
                      const float *Xtr, const int *ytr, size_t Ntr, const float *Xte, const int *yte,
                      size_t Nte, int D, size_t per_run, int runs, double *mean, double *sd,
@@ -259,6 +260,8 @@ static int few_label(drl_err *err, const drl_probe_cfg *pc, int auto_c, const ch
         fputc('\n', stderr);
         qsort(chosen, (size_t)runs, sizeof(float), cmp_float);
         *median_c = chosen[runs / 2]; /* the upper median for an even count: a value of the grid */
+    } else if (!rc) {
+        *median_c = 1.0f / pc->l2;
     }
     free(chosen);
     return rc;
@@ -289,7 +292,7 @@ static int evaluate(drl_err *err, const drl_probe_cfg *pc, int auto_c, const cha
     row->linear = drl_probe_accuracy(p, Xte, yte, Nte);
     drl_probe_free(p);
     row->few100 = row->few1000 = -1;
-    row->few100_c = row->few1000_c = 1.0f / pc->l2;
+    row->few100_c = row->few1000_c = -1; /* -1: the protocol did not run (too few rows) */
     if (Ntr >= 100) rc = few_label(err, pc, auto_c, name, Xtr, ytr, Ntr, Xte, yte, Nte, D, 100, runs, &row->few100, &row->few100_sd, &row->few100_c);
     if (!rc && Ntr >= 1000)
         rc = few_label(err, pc, auto_c, name, Xtr, ytr, Ntr, Xte, yte, Nte, D, 1000, runs, &row->few1000, &row->few1000_sd, &row->few1000_c);

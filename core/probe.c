@@ -239,8 +239,9 @@ static int score_grid(drl_err *err, const drl_probe_cfg *cfg, const float *X, co
         int rc = drl_probe_fit(err, &c, X, y, n_fit, D, K, &p);
         if (rc) return rc;
         const double share = drl_probe_accuracy(p, X + n_fit * D, y + n_fit, N - n_fit);
-        correct[g] += (double)llround(share * (double)(N - n_fit)); /* a count: ties stay exact */
         drl_probe_free(p);
+        if (isnan(share)) return drl_errf(err, DRL_ENOMEM, "probe: out of memory");
+        correct[g] += (double)llround(share * (double)(N - n_fit)); /* a count: ties stay exact */
     }
     return 0;
 }

@@ -38,9 +38,9 @@ double drl_probe_accuracy(const drl_probe *p, const float *X, const int *y, size
 
 /* Choosing C by k-fold cross-validation: the candidates (ascending) and the number of folds. */
 typedef struct {
-    const float *grid;
+    const float *grid; /* ngrid >= 1 values, positive and ascending */
     int ngrid;
-    int folds; /* >= 2 */
+    int folds; /* 2 <= folds <= the rows cross-validated (per_run in drl_probe_few_label) */
 } drl_probe_cv;
 
 /* The paper's few-label protocol: fit on `per_run` labelled rows drawn (class-stratified by
@@ -65,7 +65,7 @@ int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, c
 /* The same by k-fold cross-validation, for few rows: after a seeded shuffle, row i belongs to
  * fold i mod folds; each fold is scored by a probe fitted on the other folds, and *best_c gets
  * the C with the most correct predictions over all folds (ties: the smaller C); cv_acc (may be
- * NULL) gets each C's pooled accuracy. */
+ * NULL) gets each C's pooled accuracy. cv and best_c must not be NULL. */
 int drl_probe_select_c_cv(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
                           size_t N, int D, int K, const drl_probe_cv *cv, uint64_t seed,
                           float *best_c, double *cv_acc);

@@ -257,6 +257,23 @@ START_TEST(test_select_c_cv) {
     printf("probe: 100 labels, 4 runs: C by CV %.3f, C = 0.001 %.3f\n", m_cv, m_small);
     ck_assert_msg(m_cv > m_small + 0.2, "cross-validated C %.3f vs C = 0.001 %.3f", m_cv, m_small);
 
+    /* uneven folds (151 rows in 5), leave-one-out (12 rows in 12 folds): every row is scored
+     * once, so each pooled accuracy is a whole number of rows */
+    const drl_probe_cv loo = {grid, 6, 12};
+    const size_t sizes[] = {151, 12};
+    for (int t = 0; t < 2; t++) {
+        const size_t n = sizes[t];
+        ck_assert_int_eq(drl_probe_select_c_cv(&e, &cfg, X, y, n, 4, 3, t ? &loo : &cv, 4, &c1, acc), 0);
+        for (int g = 0; g < 6; g++) {
+            const double rows = acc[g] * (double)n;
+            ck_assert_msg(fabs(rows - round(rows)) < 1e-9 && acc[g] >= 0 && acc[g] <= 1,
+                          "%zu rows: accuracy %.6f at C = %g is not a share of whole rows", n, acc[g], grid[g]);
+        }
+    }
+    const drl_probe_cv too_many = {grid, 6, 13};
+    ck_assert_int_ne(drl_probe_select_c_cv(&e, &cfg, X, y, 12, 4, 3, &too_many, 4, &c1, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(e.msg, "folds"));
+
     /* refused: too few or too many folds, an empty grid */
     const drl_probe_cv one = {grid, 6, 1}, many = {grid, 6, 101}, none = {grid, 0, 5};
     ck_assert_int_ne(drl_probe_select_c_cv(&e, &cfg, X, y, 150, 4, 3, &one, 4, &c1, NULL), 0);
