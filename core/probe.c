@@ -257,17 +257,12 @@ static float best_of(const float *grid, int ngrid, const double *correct, size_t
     return grid[best];
 }
 
-/* Rows of X, y in the order of a seeded shuffle: Xs, ys (N rows) and the permutation idx. */
-static void shuffled(const float *X, const int *y, size_t N, int D, uint64_t seed, uint32_t *idx,
-                     float *Xs, int *ys) {
+/* idx = a seeded shuffle of 0 .. N-1. */
+static void shuffle_idx(uint64_t seed, uint32_t *idx, size_t N) {
     drl_rng rng;
     drl_rng_seed(&rng, seed);
     for (size_t i = 0; i < N; i++) idx[i] = (uint32_t)i;
     drl_rng_shuffle(&rng, idx, N);
-    for (size_t i = 0; i < N; i++) {
-        memcpy(Xs + i * D, X + (size_t)idx[i] * D, (size_t)D * sizeof(float));
-        ys[i] = y[idx[i]];
-    }
 }
 
 int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr, const int *ytr,
@@ -343,7 +338,11 @@ int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, c
         rc = drl_errf(err, DRL_ENOMEM, "probe: out of memory");
         goto done;
     }
-    shuffled(X, y, N, D, seed, idx, Xf, yf); /* rows [0, N - n_val) fit, the rest validate */
+    shuffle_idx(seed, idx, N);
+    for (size_t i = 0; i < N; i++) { /* rows [0, N - n_val) fit, the rest validate */
+        memcpy(Xf + i * D, X + (size_t)idx[i] * D, (size_t)D * sizeof(float));
+        yf[i] = y[idx[i]];
+    }
     rc = score_grid(err, cfg, Xf, yf, N - n_val, N, D, K, grid, ngrid, correct);
     if (!rc) *best_c = best_of(grid, ngrid, correct, n_val, val_acc);
 done:
@@ -361,26 +360,26 @@ int drl_probe_select_c_cv(drl_err *err, const drl_probe_cfg *cfg, const float *X
         return drl_errf(err, DRL_EINVAL, "probe: %d folds of %zu rows", cv->folds, N);
     const size_t F = (size_t)cv->folds;
     uint32_t *idx = malloc(N * sizeof(uint32_t));
-    float *Xs = malloc(N * (size_t)D * sizeof(float)), *Xf = malloc(N * (size_t)D * sizeof(float));
-    int *ys = malloc(N * sizeof(int)), *yf = malloc(N * sizeof(int));
+    float *Xf = malloc(N * (size_t)D * sizeof(float));
+    int *yf = malloc(N * sizeof(int));
     double *correct = calloc((size_t)cv->ngrid, sizeof(double));
-    if (!idx || !Xs || !Xf || !ys || !yf || !correct) {
+    if (!idx || !Xf || !yf || !correct) {
         rc = drl_errf(err, DRL_ENOMEM, "probe: out of memory");
         goto done;
     }
-    shuffled(X, y, N, D, seed, idx, Xs, ys);
-    for (size_t f = 0; f < F && !rc; f++) { /* fold f: shuffled rows i with i % F == f */
+    shuffle_idx(seed, idx, N);
+    for (size_t f = 0; f < F && !rc; f++) { /* fold f: rows idx[i] with i % F == f */
         const size_t n_fit = N - (N - f + F - 1) / F; /* rows not in fold f */
         size_t a = 0, b = n_fit;                      /* fit rows first, then fold f */
         for (size_t i = 0; i < N; i++) {
             const size_t to = i % F != f ? a++ : b++;
-            memcpy(Xf + to * D, Xs + i * D, (size_t)D * sizeof(float));
-            yf[to] = ys[i];
+            memcpy(Xf + to * D, X + (size_t)idx[i] * D, (size_t)D * sizeof(float));
+            yf[to] = y[idx[i]];
         }
         rc = score_grid(err, cfg, Xf, yf, n_fit, N, D, K, cv->grid, cv->ngrid, correct);
     }
     if (!rc) *best_c = best_of(cv->grid, cv->ngrid, correct, N, cv_acc);
 done:
-    free(idx), free(Xs), free(Xf), free(ys), free(yf), free(correct);
+    free(idx), free(Xf), free(yf), free(correct);
     return rc;
 }
