@@ -258,10 +258,10 @@ static int few_label(drl_err *err, const drl_probe_cfg *pc, int auto_c, const ch
         fprintf(stderr, "drl eval: %s, %zu labels: C by 5-fold cross-validation per run:", name, per_run);
         for (int r = 0; r < runs; r++) fprintf(stderr, " %g", chosen[r]);
         fputc('\n', stderr);
+    }
+    if (!rc) { /* without auto_c every run's C is 1 / l2 */
         qsort(chosen, (size_t)runs, sizeof(float), cmp_float);
         *median_c = chosen[runs / 2]; /* the upper median for an even count: a value of the grid */
-    } else if (!rc) {
-        *median_c = 1.0f / pc->l2;
     }
     free(chosen);
     return rc;

@@ -271,12 +271,6 @@ int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr
                         double *mean, double *std, float *chosen_c) {
     if (per_run < 2 || per_run > Ntr || runs < 1)
         return drl_errf(err, DRL_EINVAL, "probe: few-label run of %zu from %zu rows", per_run, Ntr);
-    if (cv) {
-        int rc = check_grid(err, cv->grid, cv->ngrid);
-        if (rc) return rc;
-        if (cv->folds < 2 || (size_t)cv->folds > per_run)
-            return drl_errf(err, DRL_EINVAL, "probe: %d folds of %zu labelled rows", cv->folds, per_run);
-    }
     uint32_t *idx = malloc(Ntr * sizeof(uint32_t));
     float *Xs = malloc(per_run * (size_t)D * sizeof(float));
     int *ys = malloc(per_run * sizeof(int));
