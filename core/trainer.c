@@ -158,7 +158,11 @@ static int save_checkpoint(drl_err *err, const drl_train_cfg *cfg, trainer *T, c
     snprintf(total, sizeof total, "%ld", cfg->steps);
     snprintf(imgs, sizeof imgs, "%ld", T->step * (long)cfg->batch_size);
     snprintf(shape, sizeof shape, "[%zu,%d,%d,%d]", ds->N, ds->C, ds->H, ds->W);
-    char *tj = drl_train_cfg_to_json(cfg);
+    /* Record the model that is trained: with init_from its architecture is the base model's,
+     * not the flags' (which it ignores). */
+    drl_train_cfg rec = *cfg;
+    rec.model = T->m->cfg;
+    char *tj = drl_train_cfg_to_json(&rec);
     if (!tj) return drl_errf(err, DRL_ENOMEM, "out of memory");
     const char *meta[] = {"drl.train", tj, "drl.step", steps, "drl.images_seen", imgs,
                           "drl.dataset_shape", shape};

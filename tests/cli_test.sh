@@ -93,6 +93,15 @@ else
   expect_rc 0 "10 constant-lr steps of a 20-step run" "$BIN" train --out "$D2" --steps 10 "${small[@]}"
   expect_rc 0 "resume to 20 with the cooldown" "$BIN" train --out "$D2" --steps 20 --lr-decay 10 --resume "${small[@]}"
   if diff <(cut -d, -f1-6 "$D.csv") <(cut -d, -f1-6 "$D2.csv") >/dev/null; then ok "late cooldown by resume equals the one-run curve"; else bad "cooldown-by-resume curve differs: $(diff <(cut -d, -f1-6 "$D.csv") <(cut -d, -f1-6 "$D2.csv") | head -4)"; fi
+  # Fine-tuning keeps the base model's architecture whatever the flags say, and records it.
+  F="$TMP/ft.safetensors"
+  expect_rc 0 "fine-tune with --init-from" "$BIN" train --out "$F" --init-from "$M" --steps 5 --time-cond --latent-dim 4 "${small[@]:0:4}" --log-every 5 --threads 1
+  expect_rc 0 "inspect the fine-tuned model" "$BIN" inspect --json "$F"
+  /usr/bin/python3 -c "
+import json; md = json.load(open('$TMP/out'))['metadata']; c = json.loads(md['drl.config']); t = json.loads(md['drl.train'])
+assert c['latent_dim'] == 8 and c['time_cond'] is False, c
+assert t['model'] == c and t['init_from'].endswith('tiny.safetensors'), t" \
+    && ok "fine-tune keeps and records the base architecture" || bad "fine-tune metadata: $(head -c 400 "$TMP/out")"
   expect_rc 0 "inspect the checkpoint" "$BIN" inspect "$M"
   grep -q "encoder.conv_in.weight" "$TMP/out" && ok "inspect lists tensors" || bad "inspect lists tensors"
   expect_rc 0 "inspect --json" "$BIN" inspect --json "$M"
