@@ -14,6 +14,7 @@ int drl_cli_train(int argc, char **argv);
 int drl_cli_encode(int argc, char **argv);
 int drl_cli_sample(int argc, char **argv);
 int drl_cli_eval(int argc, char **argv);
+int drl_cli_compare(int argc, char **argv);
 
 /* Prints "drl CMD: message" for err to stderr and returns the exit status for its code. */
 int drl_cli_fail(const char *cmd, const drl_err *err);

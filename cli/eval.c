@@ -221,7 +221,16 @@ typedef struct {
     double linear, few100, few100_sd, few1000, few1000_sd;
     float linear_c;             /* the linear probe's C */
     float few100_c, few1000_c; /* median over runs of the few-label probes' C */
+    double *few100_runs, *few1000_runs; /* each run's accuracy (runs entries; owned, may be NULL) */
 } eval_row;
+
+/* A JSON array of the runs' accuracies (paired across representations: run r of every row used
+ * the same labelled images); an empty array when the protocol did not run. */
+static json_t *runs_json(const double *acc, int runs) {
+    json_t *a = json_array();
+    for (int r = 0; acc && r < runs; r++) json_array_append_new(a, json_real(acc[r]));
+    return a;
+}
 
 static const float AUTO_C[] = {0.001f, 0.01f, 0.1f, 1.0f, 10.0f, 100.0f};
 #define N_AUTO_C (int)(sizeof AUTO_C / sizeof AUTO_C[0])
@@ -248,12 +257,12 @@ static int cmp_float(const void *a, const void *b) {
 static int few_label(drl_err *err, const drl_probe_cfg *pc, int auto_c, const char *name,
                      const float *Xtr, const int *ytr, size_t Ntr, const float *Xte, const int *yte,
                      size_t Nte, int D, size_t per_run, int runs, double *mean, double *sd,
-                     float *median_c) {
+                     float *median_c, double *run_acc) {
     const drl_probe_cv cv = {AUTO_C, N_AUTO_C, 5};
     float *chosen = malloc((size_t)runs * sizeof(float));
     if (!chosen) return drl_errf(err, DRL_ENOMEM, "eval: out of memory");
     int rc = drl_probe_few_label(err, pc, Xtr, ytr, Ntr, Xte, yte, Nte, D, 10, per_run, runs, per_run,
-                                 auto_c ? &cv : NULL, mean, sd, chosen);
+                                 auto_c ? &cv : NULL, mean, sd, chosen, run_acc);
     if (!rc && auto_c) {
         fprintf(stderr, "drl eval: %s, %zu labels: C by 5-fold cross-validation per run:", name, per_run);
         for (int r = 0; r < runs; r++) fprintf(stderr, " %g", chosen[r]);
@@ -293,9 +302,12 @@ static int evaluate(drl_err *err, const drl_probe_cfg *pc, int auto_c, const cha
     drl_probe_free(p);
     row->few100 = row->few1000 = -1;
     row->few100_c = row->few1000_c = -1; /* -1: the protocol did not run (too few rows) */
-    if (Ntr >= 100) rc = few_label(err, pc, auto_c, name, Xtr, ytr, Ntr, Xte, yte, Nte, D, 100, runs, &row->few100, &row->few100_sd, &row->few100_c);
+    row->few100_runs = malloc((size_t)runs * sizeof(double));
+    row->few1000_runs = malloc((size_t)runs * sizeof(double));
+    if (!row->few100_runs || !row->few1000_runs) return drl_errf(err, DRL_ENOMEM, "eval: out of memory");
+    if (Ntr >= 100) rc = few_label(err, pc, auto_c, name, Xtr, ytr, Ntr, Xte, yte, Nte, D, 100, runs, &row->few100, &row->few100_sd, &row->few100_c, row->few100_runs);
     if (!rc && Ntr >= 1000)
-        rc = few_label(err, pc, auto_c, name, Xtr, ytr, Ntr, Xte, yte, Nte, D, 1000, runs, &row->few1000, &row->few1000_sd, &row->few1000_c);
+        rc = few_label(err, pc, auto_c, name, Xtr, ytr, Ntr, Xte, yte, Nte, D, 1000, runs, &row->few1000, &row->few1000_sd, &row->few1000_c, row->few1000_runs);
     return rc;
 }
 
@@ -362,7 +374,7 @@ int drl_cli_eval(int argc, char **argv) {
     drl_model *m = NULL;
     drl_dataset *tr = NULL, *te = NULL;
     float *Etr = NULL, *Ete = NULL, *times = NULL;
-    eval_row rows[70];
+    eval_row rows[70] = {0};
     int nrows = 0, rc;
     rc = drl_model_load(&err, model_path, &m);
     if (!rc) rc = drl_model_prepare(&err, m);
@@ -419,13 +431,15 @@ int drl_cli_eval(int argc, char **argv) {
                                   "probe_c_auto", auto_c);
             json_t *arr = json_array();
             for (int i = 0; i < nrows; i++)
-                json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "representation", rows[i].name,
+                json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o}", "representation", rows[i].name,
                                                      "linear", rows[i].linear, "linear_c", short_decimal(rows[i].linear_c),
                                                      "labels_100_c", short_decimal(rows[i].few100_c),
                                                      "labels_1000_c", short_decimal(rows[i].few1000_c),
                                                      "labels_100", rows[i].few100,
                                                      "labels_100_std", rows[i].few100_sd, "labels_1000", rows[i].few1000,
-                                                     "labels_1000_std", rows[i].few1000_sd));
+                                                     "labels_1000_std", rows[i].few1000_sd,
+                                                     "labels_100_runs", runs_json(rows[i].few100 >= 0 ? rows[i].few100_runs : NULL, runs),
+                                                     "labels_1000_runs", runs_json(rows[i].few1000 >= 0 ? rows[i].few1000_runs : NULL, runs)));
             json_object_set_new(o, "results", arr);
             char *s = json_dumps(o, JSON_INDENT(2));
             puts(s);
@@ -442,6 +456,7 @@ int drl_cli_eval(int argc, char **argv) {
             }
         }
     }
+    for (int i = 0; i < nrows; i++) free(rows[i].few100_runs), free(rows[i].few1000_runs);
     free(Etr), free(Ete), free(times);
     drl_dataset_free(tr);
     drl_dataset_free(te);

@@ -24,6 +24,7 @@ static const drl_command commands[] = {
     {"encode", drl_cli_encode, "write embeddings of PNG or IDX images (.npy or JSON lines)"},
     {"sample", drl_cli_sample, "sample / reconstruct images conditioned on a code"},
     {"eval", drl_cli_eval, "linear-probe and few-label evaluation of a model's embeddings"},
+    {"compare", drl_cli_compare, "paired comparison of two rows of `drl eval --json` output"},
     {"inspect", drl_cli_inspect, "print the tensors and metadata of a safetensors file"},
 };
 

@@ -268,7 +268,7 @@ static void shuffle_idx(uint64_t seed, uint32_t *idx, size_t N) {
 int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr, const int *ytr,
                         size_t Ntr, const float *Xte, const int *yte, size_t Nte, int D, int K,
                         size_t per_run, int runs, uint64_t seed, const drl_probe_cv *cv,
-                        double *mean, double *std, float *chosen_c) {
+                        double *mean, double *std, float *chosen_c, double *run_acc) {
     if (per_run < 2 || per_run > Ntr || runs < 1)
         return drl_errf(err, DRL_EINVAL, "probe: few-label run of %zu from %zu rows", per_run, Ntr);
     uint32_t *idx = malloc(Ntr * sizeof(uint32_t));
@@ -304,6 +304,7 @@ int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr
         if (rc) break;
         double a = drl_probe_accuracy(p, Xte, yte, Nte);
         drl_probe_free(p);
+        if (run_acc) run_acc[r] = a;
         s += a;
         s2 += a * a;
     }

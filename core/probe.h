@@ -48,11 +48,13 @@ typedef struct {
  * `runs` seeds. With cv (may be NULL: cfg's C throughout), each run's C is chosen by
  * drl_probe_select_c_cv on its own labelled rows before the fit on all of them, so no other label
  * is seen. Returns mean accuracy; *std gets the standard deviation (may be NULL); chosen_c (may
- * be NULL) gets each run's C (runs entries). */
+ * be NULL) gets each run's C and run_acc (may be NULL) each run's test accuracy (runs entries
+ * each). Run r's labelled rows depend only on (seed, r, Ntr), so two representations of the same
+ * images evaluated with the same seed are scored on the same labelled subsets (paired runs). */
 int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr, const int *ytr,
                         size_t Ntr, const float *Xte, const int *yte, size_t Nte, int D, int K,
                         size_t per_run, int runs, uint64_t seed, const drl_probe_cv *cv,
-                        double *mean, double *std, float *chosen_c);
+                        double *mean, double *std, float *chosen_c, double *run_acc);
 
 /* The probe's C (= 1/l2) by validation: a seeded shuffle of X's rows holds out n_val of them, a
  * probe is fitted on the others for each C of grid (ascending), and *best_c gets the C with the

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cli_test.sh — drives the drl binary as a user would: help and usage errors of every
 # subcommand, then a tiny end-to-end run: train on a slice of Fashion-MNIST, resume, inspect the
-# checkpoint, encode PNG and IDX inputs to .npy and JSON lines, evaluate, sample (also a latent
+# checkpoint, encode PNG and IDX inputs to .npy and JSON lines, evaluate (and compare two
+# evaluations run by run), sample (also a latent
 # grid of a model with 2-D codes) and evaluate sampling.
 # Needs DRL_BIN (set by ctest). Prints "cli: N passed, M failed".
 set -u
@@ -24,7 +25,7 @@ expect_err() { # expect_err SUBSTRING DESC  (checks the last command's stderr)
 expect_rc 0 "drl --help" "$BIN" --help
 expect_rc 2 "drl with no command" "$BIN"
 expect_rc 2 "unknown command" "$BIN" frobnicate
-for c in serve train encode sample eval inspect; do
+for c in serve train encode sample eval compare inspect; do
   expect_rc 0 "drl $c --help" "$BIN" "$c" --help
   grep -q "usage: drl $c" "$TMP/out" && ok "drl $c --help prints usage" || bad "drl $c --help prints usage"
 done
@@ -132,6 +133,50 @@ assert all(r['labels_1000'] == -1 and r['labels_1000_c'] == -1 for r in o['resul
 import json; o = json.load(open('$TMP/out')); assert o['probe_c_auto'] is False and abs(o['probe_c'] - 0.5) < 1e-6, o
 assert all(abs(r[k] - 0.5) < 1e-6 for r in o['results'] for k in ('linear_c', 'labels_100_c')), o['results']" \
     && ok "a numeric --probe-c after auto turns auto off" || bad "--probe-c auto then 0.5: $(head -c 400 "$TMP/out")"
+  # drl compare: the few-label runs of two evaluations, paired; figures checked against numpy.
+  expect_rc 0 "eval --json with per-run accuracies" "$BIN" eval --model "$M" --max-train 1000 --max-test 100 --runs 3 --json --threads 1
+  cp "$TMP/out" "$TMP/ev.json"
+  /usr/bin/python3 -c "
+import json; o = json.load(open('$TMP/ev.json'))
+for r in o['results']:
+    for k in ('labels_100', 'labels_1000'):
+        a = r[k + '_runs']; assert len(a) == 3 and abs(sum(a) / 3 - r[k]) < 1e-9, (k, r)" \
+    && ok "eval --json lists each run's accuracy, averaging to the mean" || bad "eval per-run: $(head -c 600 "$TMP/ev.json")"
+  expect_rc 0 "compare the model with raw pixels" "$BIN" compare "$TMP/ev.json#model" "$TMP/ev.json#raw pixels" --json
+  /usr/bin/python3 -c "
+import json, numpy as np; o = json.load(open('$TMP/ev.json')); c = json.load(open('$TMP/out'))
+rows = {r['representation']: r for r in o['results']}; A, B = rows['model'], rows['raw pixels']
+assert abs(c['linear']['diff'] - 100 * (A['linear'] - B['linear'])) < 1e-9, c
+for k in ('labels_100', 'labels_1000'):
+    d = 100 * (np.array(A[k + '_runs']) - np.array(B[k + '_runs']))
+    assert abs(c[k]['diff'] - d.mean()) < 1e-9 and abs(c[k]['se'] - d.std(ddof=1) / np.sqrt(3)) < 1e-9, (k, c[k], d)
+    assert c[k]['a_ahead'] == (d > 0).sum() and c[k]['b_ahead'] == (d < 0).sum(), (k, c[k], d)" \
+    && ok "compare: differences and standard errors match numpy on the runs" || bad "compare --json: $(head -c 800 "$TMP/out")"
+  expect_rc 0 "compare defaults to the last row" "$BIN" compare "$TMP/ev.json" "$TMP/ev.json#model"
+  grep -q "^100 labels .* +0.00 ± 0.00" "$TMP/out" && grep -q "# model$" "$TMP/out" \
+    && ok "a row compared with itself differs by 0" || bad "compare with itself: $(head -c 600 "$TMP/out")"
+  # hand-made runs: A - B = +1, +2, -1, +1 points: mean 0.75, s.e. sqrt(4.75 / 3) / 2, sign test 2 * 5/16
+  for f in a b; do
+    if [ $f = a ]; then r='[0.70, 0.72, 0.74, 0.71]'; else r='[0.69, 0.70, 0.75, 0.70]'; fi
+    printf '{"train": 60000, "test": 10000, "runs": 4, "results": [{"representation": "model", "linear": 0.9,
+      "labels_100_runs": %s, "labels_1000_runs": []}]}\n' "$r" > "$TMP/$f.json"
+  done
+  expect_rc 0 "compare hand-made runs" "$BIN" compare "$TMP/a.json" "$TMP/b.json" --json
+  /usr/bin/python3 -c "
+import json, math; c = json.load(open('$TMP/out'))['labels_100']
+assert abs(c['diff'] - 0.75) < 1e-9 and abs(c['se'] - math.sqrt(4.75 / 3) / 2) < 1e-9, c
+assert (c['a_ahead'], c['b_ahead'], c['runs']) == (3, 1, 4) and abs(c['sign_test_p'] - 0.625) < 1e-12, c" \
+    && ok "compare: mean, s.e. and exact sign test on known runs" || bad "compare hand-made: $(head -c 600 "$TMP/out")"
+  sed 's/"runs": 4/"runs": 5/' "$TMP/b.json" > "$TMP/b5.json"
+  expect_rc 2 "compare evaluations with different run counts" "$BIN" compare "$TMP/a.json" "$TMP/b5.json"
+  expect_err "not paired" "the refusal says the runs are not paired"
+  sed 's/"labels_100_runs": \[[^]]*\], //' "$TMP/b.json" > "$TMP/old.json"
+  expect_rc 2 "compare with output of an older drl eval" "$BIN" compare "$TMP/a.json" "$TMP/old.json"
+  expect_err "no per-run accuracies" "the refusal says what is missing"
+  expect_rc 2 "compare with an unknown row" "$BIN" compare "$TMP/a.json#trajectory" "$TMP/b.json"
+  expect_err "its rows: 'model'" "the refusal lists the rows there are"
+  expect_rc 1 "compare with a missing file" "$BIN" compare "$TMP/none.json" "$TMP/b.json"
+  expect_rc 2 "compare with one evaluation" "$BIN" compare "$TMP/a.json"
   # Sampling: PNG inputs written by numpy/zlib (independent of drl's PNG code).
   /usr/bin/python3 - "$TMP" <<'PY'
 import gzip, struct, sys, zlib
