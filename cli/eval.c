@@ -35,6 +35,10 @@ static const char *usage_text =
     "                  sixth of the train split (at most 10000 rows), then refitted on all of it;\n"
     "                  each few-label fit's C by 5-fold cross-validation on its own labelled\n"
     "                  images (the median over runs is reported)\n"
+    "  --probe-iters N L-BFGS iterations per fit at most (default 1000); a linear probe that\n"
+    "                  reaches the cap before its gradient tolerance is reported on stderr and as\n"
+    "                  \"linear_stop\": \"iteration cap\" in --json (weak regularisation, large C,\n"
+    "                  converges slowly; its accuracy is then that of an approximate minimiser)\n"
     "  --json          machine-readable output\n"
     "  --threads N     threads (default: all cores)\n"
     "\n"
@@ -220,6 +224,8 @@ typedef struct {
     char name[64];
     double linear, few100, few100_sd, few1000, few1000_sd;
     float linear_c;             /* the linear probe's C */
+    int linear_iters, linear_stop; /* how its fit ended (drl_probe) */
+    float linear_grad;
     float few100_c, few1000_c; /* median over runs of the few-label probes' C */
     double *few100_runs, *few1000_runs; /* each run's accuracy (runs entries; owned, may be NULL) */
 } eval_row;
@@ -299,6 +305,11 @@ static int evaluate(drl_err *err, const drl_probe_cfg *pc, int auto_c, const cha
     int rc = drl_probe_fit(err, &lc, Xtr, ytr, Ntr, D, 10, &p);
     if (rc) return rc;
     row->linear = drl_probe_accuracy(p, Xte, yte, Nte);
+    row->linear_iters = p->iters, row->linear_stop = p->stop, row->linear_grad = p->grad_max;
+    if (p->stop == DRL_PROBE_CAP)
+        fprintf(stderr, "drl eval: %s: warning: the linear probe (C = %g) stopped after %d iterations at max "
+                        "|gradient| %.3g, above the tolerance %.3g: its accuracy is that of an approximate minimiser\n",
+                name, 1.0 / lc.l2, p->iters, (double)p->grad_max, (double)lc.tol);
     drl_probe_free(p);
     row->few100 = row->few1000 = -1;
     row->few100_c = row->few1000_c = -1; /* -1: the protocol did not run (too few rows) */
@@ -322,12 +333,12 @@ int drl_cli_eval(int argc, char **argv) {
     size_t max_train = 0, max_test = 0;
     int runs = 10, K = 4, pixels = 1, as_json = 0, threads = 0;
     float probe_c = 1.0f;
-    int auto_c = 0;
+    int auto_c = 0, probe_iters = drl_probe_defaults().iters;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = !strcmp(a, "--model") || !strcmp(a, "--max-train") || !strcmp(a, "--max-test") ||
                     !strcmp(a, "--runs") || !strcmp(a, "--times") || !strcmp(a, "--threads") ||
-                    !strcmp(a, "--probe-c");
+                    !strcmp(a, "--probe-c") || !strcmp(a, "--probe-iters");
         if (takes && !v) {
             fprintf(stderr, "drl eval: %s needs a value\n", a);
             return DRL_EXIT_USAGE;
@@ -340,6 +351,7 @@ int drl_cli_eval(int argc, char **argv) {
         else if (!strcmp(a, "--runs")) bad = drl_cli_count("eval", a, argv[++i], &runs);
         else if (!strcmp(a, "--times")) bad = drl_cli_count("eval", a, argv[++i], &K);
         else if (!strcmp(a, "--threads")) bad = drl_cli_count("eval", a, argv[++i], &threads);
+        else if (!strcmp(a, "--probe-iters")) bad = drl_cli_int("eval", a, argv[++i], 1, 1000000, &n), probe_iters = (int)n;
         else if (!strcmp(a, "--probe-c") && !strcmp(v, "auto")) auto_c = 1, probe_c = 1.0f, i++;
         else if (!strcmp(a, "--probe-c")) /* the last --probe-c wins */
             auto_c = 0, bad = drl_cli_float("eval", a, argv[++i], &probe_c);
@@ -369,6 +381,7 @@ int drl_cli_eval(int argc, char **argv) {
     }
     drl_probe_cfg pc = drl_probe_defaults();
     pc.l2 = 1.0f / probe_c;
+    pc.iters = probe_iters;
     drl_threads_set(threads);
     drl_err err = {0};
     drl_model *m = NULL;
@@ -440,6 +453,11 @@ int drl_cli_eval(int argc, char **argv) {
                                                      "labels_1000_std", rows[i].few1000_sd,
                                                      "labels_100_runs", runs_json(rows[i].few100 >= 0 ? rows[i].few100_runs : NULL, runs),
                                                      "labels_1000_runs", runs_json(rows[i].few1000 >= 0 ? rows[i].few1000_runs : NULL, runs)));
+            for (int i = 0; i < nrows; i++) /* how the linear probe's fit ended */
+                json_object_update_new(json_array_get(arr, (size_t)i),
+                                       json_pack("{s:s, s:i, s:f}", "linear_stop", drl_probe_stop_name(rows[i].linear_stop),
+                                                 "linear_iters", rows[i].linear_iters, "linear_grad_max",
+                                                 (double)rows[i].linear_grad));
             json_object_set_new(o, "results", arr);
             char *s = json_dumps(o, JSON_INDENT(2));
             puts(s);

@@ -9,6 +9,10 @@
 #include "loss.h"
 #include "rng.h"
 
+const char *drl_probe_stop_name(int stop) {
+    return stop == DRL_PROBE_TOL ? "tolerance" : stop == DRL_PROBE_FLAT ? "flat" : "iteration cap";
+}
+
 drl_probe_cfg drl_probe_defaults(void) {
     drl_probe_cfg c = {1.0f, 1000, 1e-6f};
     return c;
@@ -80,7 +84,8 @@ static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const flo
     }
     double f = objective(x, Xs, y, N, D, K, cfg->l2, logits, dlog, g);
     int hist = 0, head = 0; /* pairs stored, and the slot the next one goes to */
-    for (int it = 0; it < cfg->iters && max_abs(g, n) > cfg->tol; it++) {
+    int it = 0, flat = 0;
+    for (; it < cfg->iters && max_abs(g, n) > cfg->tol; it++) {
         /* d = -H g by the two-loop recursion over the stored (s, y) pairs, newest first */
         for (size_t j = 0; j < n; j++) d[j] = -g[j];
         for (int h = 0; h < hist; h++) {
@@ -120,7 +125,10 @@ static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const flo
             it--;
             continue;
         }
-        if (!ok) break; /* no decrease left that float arithmetic can resolve */
+        if (!ok) { /* no decrease left that float arithmetic can resolve */
+            flat = 1;
+            break;
+        }
         float *s = S + head * n, *yv = Y + head * n;
         for (size_t j = 0; j < n; j++) s[j] = xn[j] - x[j], yv[j] = gn[j] - g[j];
         double sy = dot(s, yv, n);
@@ -131,11 +139,17 @@ static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const flo
         }
         memcpy(x, xn, n * sizeof(float));
         memcpy(g, gn, n * sizeof(float));
-        if (f - fn <= 1e-12 * fmax(1.0, fabs(f))) break; /* converged to float resolution */
+        if (f - fn <= 1e-12 * fmax(1.0, fabs(f))) { /* converged to float resolution */
+            flat = 1;
+            break;
+        }
         f = fn;
     }
     memcpy(p->W, x, kd * sizeof(float));
     memcpy(p->b, x + kd, (size_t)K * sizeof(float));
+    p->iters = it;
+    p->grad_max = max_abs(g, n); /* g is the gradient at x throughout */
+    p->stop = p->grad_max <= cfg->tol ? DRL_PROBE_TOL : flat ? DRL_PROBE_FLAT : DRL_PROBE_CAP;
     free(x), free(xn), free(gn), free(d), free(S), free(Y);
     return 0;
 }

@@ -18,7 +18,20 @@ typedef struct {
     float *mu, *sd; /* (D) standardisation */
     float *W;       /* (K, D) */
     float *b;       /* (K) */
+    /* How the fit ended: L-BFGS iterations used, max |gradient| of the objective at the returned
+     * (W, b), and why it stopped (drl_probe_stop). */
+    int iters;
+    float grad_max;
+    int stop;
 } drl_probe;
+
+/* Why a fit stopped. DRL_PROBE_TOL: max |gradient| <= cfg.tol. DRL_PROBE_FLAT: no further
+ * decrease of the objective that float arithmetic resolves (relative 1e-12, or a failed line
+ * search along -g): the minimiser to within rounding, usually with |gradient| a few times tol.
+ * DRL_PROBE_CAP: cfg.iters iterations were used first — an approximate minimiser. */
+enum drl_probe_stop { DRL_PROBE_TOL = 0, DRL_PROBE_FLAT = 1, DRL_PROBE_CAP = 2 };
+/* "tolerance", "flat" or "iteration cap". */
+const char *drl_probe_stop_name(int stop);
 
 typedef struct {
     float l2;       /* 1/C, default 1 */

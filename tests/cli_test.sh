@@ -142,6 +142,13 @@ for r in o['results']:
     for k in ('labels_100', 'labels_1000'):
         a = r[k + '_runs']; assert len(a) == 3 and abs(sum(a) / 3 - r[k]) < 1e-9, (k, r)" \
     && ok "eval --json lists each run's accuracy, averaging to the mean" || bad "eval per-run: $(head -c 600 "$TMP/ev.json")"
+  /usr/bin/python3 -c "
+import json; o = json.load(open('$TMP/ev.json'))
+assert all(r['linear_stop'] in ('tolerance', 'flat') and 0 < r['linear_iters'] <= 1000 and r['linear_grad_max'] >= 0 for r in o['results']), o['results']" \
+    && ok "eval --json says how each linear probe's fit ended" || bad "eval linear_stop: $(head -c 600 "$TMP/ev.json")"
+  expect_rc 0 "eval --probe-iters 2" "$BIN" eval --model "$M" --max-train 300 --max-test 50 --runs 1 --no-pixels --probe-iters 2 --threads 1
+  expect_err "stopped after 2 iterations" "a linear probe at the iteration cap is reported"
+  expect_rc 2 "eval --probe-iters 0" "$BIN" eval --model "$M" --probe-iters 0
   expect_rc 0 "compare the model with raw pixels" "$BIN" compare "$TMP/ev.json#model" "$TMP/ev.json#raw pixels" --json
   /usr/bin/python3 -c "
 import json, numpy as np; o = json.load(open('$TMP/ev.json')); c = json.load(open('$TMP/out'))

@@ -121,8 +121,22 @@ START_TEST(test_reaches_the_minimum) {
         for (int k = 0; k < K; k++) worst = fmax(worst, fabs(gb[k]));
         printf("probe: l2 %g, max |gradient| at the fit %.2e\n", cfg.l2, worst);
         ck_assert_msg(worst < 1e-5, "l2 %g: gradient %.3e at the fit", cfg.l2, worst);
+        /* the fit reports how it ended: not at the iteration cap, its own (float) gradient small */
+        printf("probe: l2 %g: stopped on %s after %d iterations, own |gradient| %.2e\n", cfg.l2,
+               drl_probe_stop_name(p->stop), p->iters, p->grad_max);
+        ck_assert_msg(p->stop != DRL_PROBE_CAP && p->grad_max < 1e-5 && p->iters > 0 && p->iters < cfg.iters,
+                      "l2 %g: stop %d, |g| %.3e, %d iterations", cfg.l2, p->stop, p->grad_max, p->iters);
         drl_probe_free(p);
     }
+    /* capped at 3 iterations it says it stopped short, and where */
+    drl_probe_cfg capped = drl_probe_defaults();
+    capped.iters = 3;
+    drl_probe *p = NULL;
+    ck_assert_int_eq(drl_probe_fit(&e, &capped, X, y, N, D, K, &p), 0);
+    ck_assert_msg(p->stop == DRL_PROBE_CAP && p->iters == 3 && p->grad_max > capped.tol, "capped: stop %d, |g| %.3e, %d iterations",
+                  p->stop, p->grad_max, p->iters);
+    ck_assert_str_eq(drl_probe_stop_name(p->stop), "iteration cap");
+    drl_probe_free(p);
     free(X), free(y);
 }
 END_TEST
