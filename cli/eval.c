@@ -444,8 +444,10 @@ int drl_cli_eval(int argc, char **argv) {
                                   "probe_c_auto", auto_c);
             json_t *arr = json_array();
             for (int i = 0; i < nrows; i++)
-                json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o}", "representation", rows[i].name,
+                json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o}", "representation", rows[i].name,
                                                      "linear", rows[i].linear, "linear_c", short_decimal(rows[i].linear_c),
+                                                     "linear_stop", drl_probe_stop_name(rows[i].linear_stop), /* how its fit ended */
+                                                     "linear_iters", rows[i].linear_iters, "linear_grad_max", (double)rows[i].linear_grad,
                                                      "labels_100_c", short_decimal(rows[i].few100_c),
                                                      "labels_1000_c", short_decimal(rows[i].few1000_c),
                                                      "labels_100", rows[i].few100,
@@ -453,11 +455,6 @@ int drl_cli_eval(int argc, char **argv) {
                                                      "labels_1000_std", rows[i].few1000_sd,
                                                      "labels_100_runs", runs_json(rows[i].few100 >= 0 ? rows[i].few100_runs : NULL, runs),
                                                      "labels_1000_runs", runs_json(rows[i].few1000 >= 0 ? rows[i].few1000_runs : NULL, runs)));
-            for (int i = 0; i < nrows; i++) /* how the linear probe's fit ended */
-                json_object_update_new(json_array_get(arr, (size_t)i),
-                                       json_pack("{s:s, s:i, s:f}", "linear_stop", drl_probe_stop_name(rows[i].linear_stop),
-                                                 "linear_iters", rows[i].linear_iters, "linear_grad_max",
-                                                 (double)rows[i].linear_grad));
             json_object_set_new(o, "results", arr);
             char *s = json_dumps(o, JSON_INDENT(2));
             puts(s);
