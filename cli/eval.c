@@ -30,15 +30,19 @@ static const char *usage_text =
     "                  trajectory (default 4)\n"
     "  --no-pixels     skip the raw-pixel baseline\n"
     "  --probe-c C     inverse L2 strength of the logistic regressions (scikit-learn's C;\n"
-    "                  default 1); each is solved to convergence by L-BFGS. 'auto': the linear\n"
+    "                  default 1); each is solved to its minimiser (--probe-solver). 'auto': the linear\n"
     "                  probe's C is chosen from 0.001, 0.01, ..., 100 by accuracy on a held-out\n"
     "                  sixth of the train split (at most 10000 rows), then refitted on all of it;\n"
     "                  each few-label fit's C by 5-fold cross-validation on its own labelled\n"
     "                  images (the median over runs is reported)\n"
-    "  --probe-iters N L-BFGS iterations per fit at most (default 1000); a linear probe that\n"
+    "  --probe-solver S newton (default): trust-region Newton with preconditioned conjugate\n"
+    "                  gradients, to max |gradient| 1e-6 in tens of iterations at any C; lbfgs: the\n"
+    "                  solver of drl before 2026-12-05, which at large C may stop at its iteration\n"
+    "                  cap short of the minimiser (a few tenths of accuracy)\n"
+    "  --probe-iters N solver iterations per fit at most (default 1000); a linear probe that\n"
     "                  reaches the cap before its gradient tolerance is reported on stderr and as\n"
-    "                  \"linear_stop\": \"iteration cap\" in --json (weak regularisation, large C,\n"
-    "                  converges slowly; its accuracy is then that of an approximate minimiser)\n"
+    "                  \"linear_stop\": \"iteration cap\" in --json (its accuracy is then that of\n"
+    "                  an approximate minimiser)\n"
     "  --json          machine-readable output\n"
     "  --threads N     threads (default: all cores)\n"
     "\n"
@@ -333,12 +337,12 @@ int drl_cli_eval(int argc, char **argv) {
     size_t max_train = 0, max_test = 0;
     int runs = 10, K = 4, pixels = 1, as_json = 0, threads = 0;
     float probe_c = 1.0f;
-    int auto_c = 0, probe_iters = drl_probe_defaults().iters;
+    int auto_c = 0, probe_iters = drl_probe_defaults().iters, solver = drl_probe_defaults().solver;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = !strcmp(a, "--model") || !strcmp(a, "--max-train") || !strcmp(a, "--max-test") ||
                     !strcmp(a, "--runs") || !strcmp(a, "--times") || !strcmp(a, "--threads") ||
-                    !strcmp(a, "--probe-c") || !strcmp(a, "--probe-iters");
+                    !strcmp(a, "--probe-c") || !strcmp(a, "--probe-iters") || !strcmp(a, "--probe-solver");
         if (takes && !v) {
             fprintf(stderr, "drl eval: %s needs a value\n", a);
             return DRL_EXIT_USAGE;
@@ -352,7 +356,14 @@ int drl_cli_eval(int argc, char **argv) {
         else if (!strcmp(a, "--times")) bad = drl_cli_count("eval", a, argv[++i], &K);
         else if (!strcmp(a, "--threads")) bad = drl_cli_count("eval", a, argv[++i], &threads);
         else if (!strcmp(a, "--probe-iters")) bad = drl_cli_int("eval", a, argv[++i], 1, 1000000, &n), probe_iters = (int)n;
-        else if (!strcmp(a, "--probe-c") && !strcmp(v, "auto")) auto_c = 1, probe_c = 1.0f, i++;
+        else if (!strcmp(a, "--probe-solver")) {
+            solver = !strcmp(v, "newton") ? DRL_PROBE_NEWTON : !strcmp(v, "lbfgs") ? DRL_PROBE_LBFGS : -1;
+            if (solver < 0) {
+                fprintf(stderr, "drl eval: --probe-solver must be newton or lbfgs, not '%s'\n", v);
+                return DRL_EXIT_USAGE;
+            }
+            i++;
+        } else if (!strcmp(a, "--probe-c") && !strcmp(v, "auto")) auto_c = 1, probe_c = 1.0f, i++;
         else if (!strcmp(a, "--probe-c")) /* the last --probe-c wins */
             auto_c = 0, bad = drl_cli_float("eval", a, argv[++i], &probe_c);
         else if (!strcmp(a, "--no-pixels")) pixels = 0;
@@ -382,6 +393,7 @@ int drl_cli_eval(int argc, char **argv) {
     drl_probe_cfg pc = drl_probe_defaults();
     pc.l2 = 1.0f / probe_c;
     pc.iters = probe_iters;
+    pc.solver = solver;
     drl_threads_set(threads);
     drl_err err = {0};
     drl_model *m = NULL;
@@ -439,9 +451,9 @@ int drl_cli_eval(int argc, char **argv) {
     }
     if (!rc) {
         if (as_json) {
-            json_t *o = json_pack("{s:s, s:I, s:I, s:i, s:f, s:b}", "model", model_path, "train", (json_int_t)tr->N,
+            json_t *o = json_pack("{s:s, s:I, s:I, s:i, s:f, s:b, s:s}", "model", model_path, "train", (json_int_t)tr->N,
                                   "test", (json_int_t)te->N, "runs", runs, "probe_c", (double)probe_c,
-                                  "probe_c_auto", auto_c);
+                                  "probe_c_auto", auto_c, "probe_solver", solver == DRL_PROBE_LBFGS ? "lbfgs" : "newton");
             json_t *arr = json_array();
             for (int i = 0; i < nrows; i++)
                 json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o}", "representation", rows[i].name,

@@ -1,6 +1,7 @@
 /* probe.c — multinomial logistic regression probes (see probe.h). */
 #include "probe.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@ const char *drl_probe_stop_name(int stop) {
 }
 
 drl_probe_cfg drl_probe_defaults(void) {
-    drl_probe_cfg c = {1.0f, 1000, 1e-6f};
+    drl_probe_cfg c = {1.0f, 1000, 1e-6f, DRL_PROBE_NEWTON};
     return c;
 }
 
@@ -33,24 +34,53 @@ static void standardise(const drl_probe *p, const float *X, size_t N, float *out
             out[i * p->D + d] = (X[i * p->D + d] - p->mu[d]) / p->sd[d];
 }
 
+/* One fit's problem: standardised rows Xs (N, D), labels y, and the weight of the penalty. */
+typedef struct {
+    const float *Xs;
+    const int *y;
+    size_t N;
+    int D, K;
+    float l2;
+} problem;
+
 /* The objective at theta = [W (K, D) | b (K)] on standardised rows Xs: returns
- * f = (1/N) Σ xent(W x_i + b, y_i) + (l2 / 2N) ‖W‖² and writes its gradient to g. The sums are in
- * double (drl_xent_loss too) so that the line search can see decreases near the optimum.
- * Scratch: logits and dlog, (N, K) each. */
-static double objective(const float *theta, const float *Xs, const int *y, size_t N, int D, int K,
-                        float l2, float *logits, float *dlog, float *g) {
-    size_t kd = (size_t)K * D;
+ * f = (1/N) Σ xent(W x_i + b, y_i) + (l2 / 2N) ‖W‖² and writes its gradient to g and the softmax
+ * of each row to probs (N, K; may be NULL). The sums are in double (drl_xent_loss too) so that
+ * the solvers can see decreases near the optimum. Scratch: logits and dlog, (N, K) each. */
+static double objective(const problem *pb, const float *theta, float *logits, float *dlog, float *probs,
+                        float *g) {
+    const int D = pb->D, K = pb->K;
+    const size_t kd = (size_t)K * D;
     const float *W = theta, *b = theta + kd;
-    drl_linear_forward(logits, Xs, W, b, (int)N, D, K);
-    double f = drl_xent_loss(dlog, NULL, logits, y, (int)N, K);
+    drl_linear_forward(logits, pb->Xs, W, b, (int)pb->N, D, K);
+    double f = drl_xent_loss(dlog, probs, logits, pb->y, (int)pb->N, K);
     memset(g, 0, (kd + (size_t)K) * sizeof(float));
-    drl_linear_backward(NULL, g, g + kd, dlog, Xs, W, (int)N, D, K);
+    drl_linear_backward(NULL, g, g + kd, dlog, pb->Xs, W, (int)pb->N, D, K);
     double r = 0;
     for (size_t j = 0; j < kd; j++) {
         r += (double)theta[j] * theta[j];
-        g[j] += l2 / (float)N * theta[j];
+        g[j] += pb->l2 / (float)pb->N * theta[j];
     }
-    return f + 0.5 * l2 / (double)N * r;
+    return f + 0.5 * pb->l2 / (double)pb->N * r;
+}
+
+/* hv = H v, the Hessian of the objective at the point whose row softmaxes are probs, times
+ * v = [V (K, D) | vb (K)]: per row, the logits move by u = V x + vb and the softmax's Jacobian
+ * gives q = (p ⊙ u − p (p · u)) / N, so H v = [q^T Xs + (l2 / N) V | Σ q]. Scratch: u and q,
+ * (N, K) each. Two matrix products, the cost of one gradient. */
+static void hess_vec(const problem *pb, const float *probs, const float *v, float *u, float *q, float *hv) {
+    const int D = pb->D, K = pb->K;
+    const size_t kd = (size_t)K * D, N = pb->N;
+    drl_linear_forward(u, pb->Xs, v, v + kd, (int)N, D, K);
+    for (size_t i = 0; i < N; i++) {
+        const float *p = probs + i * K, *ui = u + i * K;
+        double pu = 0;
+        for (int k = 0; k < K; k++) pu += (double)p[k] * ui[k];
+        for (int k = 0; k < K; k++) q[i * K + k] = (float)(p[k] * (ui[k] - pu) / (double)N);
+    }
+    memset(hv, 0, (kd + (size_t)K) * sizeof(float));
+    drl_linear_backward(NULL, hv, hv + kd, q, pb->Xs, v, (int)N, D, K);
+    for (size_t j = 0; j < kd; j++) hv[j] += pb->l2 / (float)N * v[j];
 }
 
 static double dot(const float *a, const float *b, size_t n) {
@@ -70,9 +100,9 @@ static float max_abs(const float *a, size_t n) {
  * (p->W, p->b), until max |gradient| <= cfg->tol, cfg->iters iterations, or no further decrease
  * can be resolved. The objective is strictly convex (l2 > 0), so this reaches its minimum. */
 enum { PROBE_M = 10 };
-static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const float *Xs, const int *y,
-                 size_t N, float *logits, float *dlog, float *g) {
-    int D = p->D, K = p->K;
+static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const problem *pb, float *logits,
+                 float *dlog, float *g) {
+    const int D = p->D, K = p->K;
     size_t kd = (size_t)K * D, n = kd + (size_t)K;
     float *x = calloc(n, sizeof(float)), *xn = malloc(n * sizeof(float)), *gn = malloc(n * sizeof(float));
     float *d = malloc(n * sizeof(float)), *S = malloc(PROBE_M * n * sizeof(float));
@@ -82,7 +112,7 @@ static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const flo
         free(x), free(xn), free(gn), free(d), free(S), free(Y);
         return drl_errf(err, DRL_ENOMEM, "probe: out of memory");
     }
-    double f = objective(x, Xs, y, N, D, K, cfg->l2, logits, dlog, g);
+    double f = objective(pb, x, logits, dlog, NULL, g);
     int hist = 0, head = 0; /* pairs stored, and the slot the next one goes to */
     int it = 0, flat = 0;
     for (; it < cfg->iters && max_abs(g, n) > cfg->tol; it++) {
@@ -117,7 +147,7 @@ static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const flo
         int ok = 0;
         for (int ls = 0; ls < 40 && !ok; ls++, step *= 0.5) {
             for (size_t j = 0; j < n; j++) xn[j] = x[j] + (float)step * d[j];
-            fn = objective(xn, Xs, y, N, D, K, cfg->l2, logits, dlog, gn);
+            fn = objective(pb, xn, logits, dlog, NULL, gn);
             ok = fn <= f + 1e-4 * step * gd;
         }
         if (!ok && hist > 0) { /* a stale curvature model: retry along -g before giving up */
@@ -154,6 +184,206 @@ static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const flo
     return 0;
 }
 
+static double norm2(const float *a, size_t n) { return sqrt(dot(a, a, n)); }
+
+/* The Newton solver's preconditioner: the Hessian's diagonal blocks, one per class k over its
+ * D + 1 parameters [W_k | b_k],
+ *   B_k = (1/n) Σ_i p_ik (1 − p_ik) [x_i; 1][x_i; 1]^T + (l2 / N) on W_k's diagonal,
+ * over n <= PRECOND_ROWS rows spread evenly over the N, Cholesky-factored in double. It takes in
+ * the correlation of the features — what makes the problem ill-conditioned at large C, where CG
+ * alone needs hundreds of steps per Newton iteration — and leaves the coupling between classes
+ * to CG. */
+enum { PRECOND_ROWS = 8192 };
+typedef struct {
+    int D1, K;
+    size_t n;
+    double *L; /* K lower-triangular factors (D1, D1) */
+    float *Z;  /* (n, D1) scratch: the weighted rows */
+    float *G;  /* (D1, D1) scratch */
+} precond;
+
+static void precond_free(precond *m) { free(m->L), free(m->Z), free(m->G); }
+
+static int precond_init(precond *m, const problem *pb) {
+    m->D1 = pb->D + 1, m->K = pb->K;
+    m->n = pb->N < PRECOND_ROWS ? pb->N : PRECOND_ROWS;
+    const size_t d1 = (size_t)m->D1;
+    m->L = malloc((size_t)m->K * d1 * d1 * sizeof(double));
+    m->Z = malloc(m->n * d1 * sizeof(float));
+    m->G = malloc(d1 * d1 * sizeof(float));
+    return m->L && m->Z && m->G;
+}
+
+/* L L^T = A (n x n, lower triangle read, double) in place; 0 if A is not positive definite. */
+static int cholesky(double *A, int n) {
+    for (int j = 0; j < n; j++) {
+        double *aj = A + (size_t)j * n;
+        double djj = aj[j];
+        for (int k = 0; k < j; k++) djj -= aj[k] * aj[k];
+        if (!(djj > 0)) return 0;
+        aj[j] = sqrt(djj);
+        for (int i = j + 1; i < n; i++) {
+            double *ai = A + (size_t)i * n, v = ai[j];
+            for (int k = 0; k < j; k++) v -= ai[k] * aj[k];
+            ai[j] = v / aj[j];
+        }
+    }
+    return 1;
+}
+
+/* The blocks at the point whose row softmaxes are probs. */
+static void precond_build(precond *m, const problem *pb, const float *probs) {
+    const int D = pb->D, D1 = m->D1;
+    const size_t d1 = (size_t)D1;
+    for (int k = 0; k < m->K; k++) {
+        for (size_t j = 0; j < m->n; j++) {
+            const size_t i = j * pb->N / m->n;
+            const float pk = probs[i * pb->K + k], w = sqrtf(pk * (1.0f - pk));
+            float *z = m->Z + j * d1;
+            for (int d = 0; d < D; d++) z[d] = w * pb->Xs[i * D + d];
+            z[D] = w;
+        }
+        cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, D1, (int)m->n, 1.0f / (float)m->n, m->Z, D1, 0.0f,
+                    m->G, D1);
+        double *L = m->L + (size_t)k * d1 * d1, mean = 0;
+        for (int d = 0; d < D1; d++) mean += m->G[d * d1 + d] / D1;
+        for (int r = 0; r < D1; r++)
+            for (int c = 0; c <= r; c++) L[r * d1 + c] = m->G[r * d1 + c];
+        /* the penalty, and a relative jitter that keeps the factorisation defined in float */
+        const double jitter = 1e-6 * mean + 1e-30;
+        for (int d = 0; d < D1; d++) L[d * d1 + d] += (d < D ? pb->l2 / (double)pb->N : 0.0) + jitter;
+        if (!cholesky(L, D1)) { /* not positive definite after all: this block is left a scaled identity */
+            memset(L, 0, d1 * d1 * sizeof(double));
+            for (int d = 0; d < D1; d++) L[d * d1 + d] = sqrt(mean + pb->l2 / (double)pb->N + 1e-30);
+        }
+    }
+}
+
+/* z = B^{-1} r, block by block (r and z in the [W (K, D) | b (K)] layout; may not alias). */
+static void precond_apply(const precond *m, const float *r, float *z) {
+    const int D = m->D1 - 1, D1 = m->D1, K = m->K;
+    const size_t d1 = (size_t)D1;
+    double v[D1];
+    for (int k = 0; k < K; k++) {
+        const double *L = m->L + (size_t)k * d1 * d1;
+        for (int i = 0; i < D1; i++) { /* L v = r_k */
+            double t = i < D ? r[(size_t)k * D + i] : r[(size_t)K * D + k];
+            for (int j = 0; j < i; j++) t -= L[i * d1 + j] * v[j];
+            v[i] = t / L[i * d1 + i];
+        }
+        for (int i = D1 - 1; i >= 0; i--) { /* L^T z_k = v */
+            double t = v[i];
+            for (int j = i + 1; j < D1; j++) t -= L[j * d1 + i] * v[j];
+            v[i] = t / L[i * d1 + i];
+        }
+        for (int d = 0; d < D; d++) z[(size_t)k * D + d] = (float)v[d];
+        z[(size_t)K * D + k] = (float)v[D];
+    }
+    /* onto the classes' zero-sum subspace, where the iterates stay */
+    for (int d = 0; d <= D; d++) {
+        float *zd = d < D ? z + d : z + (size_t)K * D;
+        const size_t stride = d < D ? (size_t)D : 1;
+        double mean = 0;
+        for (int k = 0; k < K; k++) mean += zd[k * stride];
+        mean /= K;
+        for (int k = 0; k < K; k++) zd[k * stride] -= (float)mean;
+    }
+}
+
+/* Trust-region Newton with Steihaug's truncated preconditioned conjugate gradients for the step
+ * (the trust region in the preconditioner's norm) and the radius rule of Lin & Moré's TRON (the
+ * solver liblinear uses for this objective), from theta = 0, until max |gradient| <= cfg->tol,
+ * cfg->iters Newton iterations, or no decrease float arithmetic resolves. Each iteration solves
+ * H s = -g inside the trust region by CG, one Hessian-vector product (the cost of a gradient) per
+ * step, to a relative residual of min(0.1, sqrt ‖g‖): near the minimum the iterations converge
+ * superlinearly, where L-BFGS on a weakly regularised (large C) probe creeps.
+ * Scratch: logits, dlog (N, K), g (K·D + K). */
+static int newton(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const problem *pb, float *logits,
+                  float *dlog, float *g) {
+    const int D = p->D, K = p->K;
+    const size_t kd = (size_t)K * D, n = kd + (size_t)K, nk = pb->N * (size_t)K;
+    float *x = calloc(n, sizeof(float)), *xn = malloc(n * sizeof(float)), *gn = malloc(n * sizeof(float));
+    float *s = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float)), *d = malloc(n * sizeof(float));
+    float *z = malloc(n * sizeof(float)), *hd = malloc(n * sizeof(float));
+    float *P = malloc(nk * sizeof(float)), *Pn = malloc(nk * sizeof(float));
+    precond M = {0};
+    int rc = 0;
+    if (!x || !xn || !gn || !s || !r || !d || !z || !hd || !P || !Pn || !precond_init(&M, pb)) {
+        rc = drl_errf(err, DRL_ENOMEM, "probe: out of memory");
+        goto done;
+    }
+    double f = objective(pb, x, logits, dlog, P, g), delta = 0; /* delta: trust radius */
+    int it = 0, cg = 0, flat = 0;
+    for (; it < cfg->iters && max_abs(g, n) > cfg->tol; it++) {
+        precond_build(&M, pb, P);
+        /* s ≈ argmin g·s + ½ s·Hs over ‖s‖_B <= delta; r = -g - H s and z = B^{-1} r throughout;
+         * sBs, sBd, dBd are kept by recurrence (Steihaug-Toint) */
+        const double gnorm = norm2(g, n), cgtol = fmin(0.1, sqrt(gnorm)) * gnorm;
+        for (size_t j = 0; j < n; j++) s[j] = 0.0f, r[j] = -g[j];
+        precond_apply(&M, r, z);
+        memcpy(d, z, n * sizeof(float));
+        double rz = dot(r, z, n), sBs = 0, sBd = 0, dBd = rz;
+        if (it == 0) delta = sqrt(rz);
+        for (size_t c = 0; c < n && norm2(r, n) > cgtol; c++) {
+            hess_vec(pb, P, d, logits, dlog, hd);
+            cg++;
+            const double dhd = dot(d, hd, n), alpha = rz / dhd;
+            if (!(dhd > 0) || sBs + 2 * alpha * sBd + alpha * alpha * dBd > delta * delta) {
+                /* to the boundary along d: the positive root of ‖s + tau d‖_B = delta */
+                const double tau = (-sBd + sqrt(fmax(0.0, sBd * sBd + dBd * (delta * delta - sBs)))) / dBd;
+                for (size_t j = 0; j < n; j++) s[j] += (float)tau * d[j], r[j] -= (float)tau * hd[j];
+                sBs = delta * delta;
+                break;
+            }
+            for (size_t j = 0; j < n; j++) s[j] += (float)alpha * d[j], r[j] -= (float)alpha * hd[j];
+            sBs += 2 * alpha * sBd + alpha * alpha * dBd;
+            sBd += alpha * dBd;
+            precond_apply(&M, r, z);
+            const double rz_new = dot(r, z, n), beta = rz_new / rz;
+            for (size_t j = 0; j < n; j++) d[j] = z[j] + (float)beta * d[j];
+            sBd *= beta;
+            dBd = rz_new + beta * beta * dBd;
+            rz = rz_new;
+        }
+        /* the model's decrease -(g·s + ½ s·Hs), with H s = -g - r */
+        const double gs = dot(g, s, n), prered = -0.5 * (gs - dot(s, r, n)), snorm = sqrt(sBs);
+        int moved = 0;
+        for (size_t j = 0; j < n; j++) moved |= (xn[j] = x[j] + s[j]) != x[j];
+        const double fn = objective(pb, xn, logits, dlog, Pn, gn), actred = f - fn;
+        if (it == 0) delta = fmin(delta, snorm);
+        /* TRON's radius update: alpha minimises the quadratic through f, g·s and fn along s */
+        const double curv = fn - f - gs;
+        const double alpha = curv <= 0 ? 4.0 : fmax(0.25, -0.5 * gs / curv);
+        if (actred < 1e-4 * prered) delta = fmin(fmax(alpha, 0.25) * snorm, 0.5 * delta);
+        else if (actred < 0.25 * prered) delta = fmax(0.25 * delta, fmin(alpha * snorm, 0.5 * delta));
+        else if (actred < 0.75 * prered) delta = fmax(0.25 * delta, fmin(alpha * snorm, 4.0 * delta));
+        else delta = fmax(delta, fmin(alpha * snorm, 4.0 * delta));
+        if (actred > 1e-4 * prered) { /* accepted */
+            float *t = P;
+            P = Pn, Pn = t;
+            memcpy(x, xn, n * sizeof(float));
+            memcpy(g, gn, n * sizeof(float));
+            f = fn;
+        }
+        const double res = 1e-12 * fmax(1.0, fabs(f));
+        if (!moved || (fabs(actred) <= res && fabs(prered) <= res)) {
+            flat = 1; /* no decrease left that float arithmetic can resolve */
+            it++;
+            break;
+        }
+    }
+    memcpy(p->W, x, kd * sizeof(float));
+    memcpy(p->b, x + kd, (size_t)K * sizeof(float));
+    p->iters = it;
+    p->cg_iters = cg;
+    p->grad_max = max_abs(g, n); /* g is the gradient at x throughout */
+    p->stop = p->grad_max <= cfg->tol ? DRL_PROBE_TOL : flat ? DRL_PROBE_FLAT : DRL_PROBE_CAP;
+done:
+    free(x), free(xn), free(gn), free(s), free(r), free(d), free(z), free(hd), free(P), free(Pn);
+    precond_free(&M);
+    return rc;
+}
+
 int drl_probe_fit(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y, size_t N,
                   int D, int K, drl_probe **out) {
     *out = NULL;
@@ -161,6 +391,8 @@ int drl_probe_fit(drl_err *err, const drl_probe_cfg *cfg, const float *X, const 
     if (N > (size_t)INT32_MAX) return drl_errf(err, DRL_ELIMIT, "probe: too many rows");
     if (!(cfg->l2 > 0 && isfinite(cfg->l2)) || !(cfg->tol >= 0) || cfg->iters < 0)
         return drl_errf(err, DRL_EINVAL, "probe: need l2 > 0, tol >= 0 and iters >= 0");
+    if (cfg->solver != DRL_PROBE_NEWTON && cfg->solver != DRL_PROBE_LBFGS)
+        return drl_errf(err, DRL_EINVAL, "probe: unknown solver %d", cfg->solver);
     for (size_t i = 0; i < N * (size_t)D; i++)
         if (!isfinite(X[i])) return drl_errf(err, DRL_EINVAL, "probe: feature %zu of row %zu is not finite", i % (size_t)D, i / (size_t)D);
     for (size_t i = 0; i < N; i++)
@@ -193,7 +425,9 @@ int drl_probe_fit(drl_err *err, const drl_probe_cfg *cfg, const float *X, const 
         p->sd[d] = sd > 1e-6 ? (float)sd : 1.0f;
     }
     standardise(p, X, N, Xs);
-    rc = lbfgs(err, cfg, p, Xs, y, N, logits, dlog, g);
+    const problem pb = {Xs, y, N, D, K, cfg->l2};
+    rc = cfg->solver == DRL_PROBE_LBFGS ? lbfgs(err, cfg, p, &pb, logits, dlog, g)
+                                        : newton(err, cfg, p, &pb, logits, dlog, g);
 done:
     free(Xs), free(logits), free(dlog), free(g);
     if (rc) drl_probe_free(p);

@@ -2,8 +2,8 @@
  *
  * Features are standardised (train-set mean / std), then W, b minimise
  *   (1/N) Σ xent(W x_i + b, y_i) + (l2 / 2N) ‖W‖²
- * — the objective of scikit-learn's LogisticRegression(C = 1/l2) up to the factor N — by L-BFGS
- * to a gradient tolerance, so the accuracy reported is that of the minimiser, not of an
+ * — the objective of scikit-learn's LogisticRegression(C = 1/l2) up to the factor N — by a
+ * trust-region Newton method (or L-BFGS) to a gradient tolerance, so the accuracy reported is that of the minimiser, not of an
  * optimiser stopped early. */
 #ifndef DRL_PROBE_H
 #define DRL_PROBE_H
@@ -18,9 +18,10 @@ typedef struct {
     float *mu, *sd; /* (D) standardisation */
     float *W;       /* (K, D) */
     float *b;       /* (K) */
-    /* How the fit ended: L-BFGS iterations used, max |gradient| of the objective at the returned
+    /* How the fit ended: iterations used (Newton or L-BFGS), max |gradient| of the objective at the returned
      * (W, b), and why it stopped (drl_probe_stop). */
     int iters;
+    int cg_iters; /* Newton: conjugate-gradient steps (Hessian-vector products) in all; L-BFGS: 0 */
     float grad_max;
     int stop;
 } drl_probe;
@@ -33,10 +34,16 @@ enum drl_probe_stop { DRL_PROBE_TOL = 0, DRL_PROBE_FLAT = 1, DRL_PROBE_CAP = 2 }
 /* "tolerance", "flat" or "iteration cap". */
 const char *drl_probe_stop_name(int stop);
 
+/* The solver: trust-region Newton-CG (the default; converges in tens of iterations even for a
+ * large C), or L-BFGS (what drl used before 2026-12-05; at large C it may stop at its iteration
+ * cap short of the minimiser, which moves test accuracy by a few tenths). */
+enum drl_probe_solver { DRL_PROBE_NEWTON = 0, DRL_PROBE_LBFGS = 1 };
+
 typedef struct {
     float l2;       /* 1/C, default 1 */
-    int iters;      /* L-BFGS iterations at most, default 1000 */
+    int iters;      /* solver iterations at most, default 1000 */
     float tol;      /* stop when max |gradient of the objective| <= tol, default 1e-6 */
+    int solver;     /* drl_probe_solver, default DRL_PROBE_NEWTON */
 } drl_probe_cfg;
 
 drl_probe_cfg drl_probe_defaults(void);

@@ -149,6 +149,16 @@ assert all(r['linear_stop'] in ('tolerance', 'flat') and 0 < r['linear_iters'] <
   expect_rc 0 "eval --probe-iters 2" "$BIN" eval --model "$M" --max-train 300 --max-test 50 --runs 1 --no-pixels --probe-iters 2 --threads 1
   expect_err "stopped after 2 iterations" "a linear probe at the iteration cap is reported"
   expect_rc 2 "eval --probe-iters 0" "$BIN" eval --model "$M" --probe-iters 0
+  # both solvers reach the same minimiser: the same accuracies, each run says which it used
+  expect_rc 0 "eval --probe-solver lbfgs" "$BIN" eval --model "$M" --max-train 1000 --max-test 100 --runs 3 --json --threads 1 --probe-solver lbfgs
+  /usr/bin/python3 -c "
+import json; n = json.load(open('$TMP/ev.json')); l = json.load(open('$TMP/out'))
+assert n['probe_solver'] == 'newton' and l['probe_solver'] == 'lbfgs', (n['probe_solver'], l['probe_solver'])
+for a, b in zip(n['results'], l['results']):
+    assert abs(a['linear'] - b['linear']) <= 0.011 and abs(a['labels_1000'] - b['labels_1000']) <= 0.011, (a, b)" \
+    && ok "Newton and L-BFGS probes agree (within one test image)" || bad "solvers disagree: $(head -c 600 "$TMP/out")"
+  expect_rc 2 "eval --probe-solver sgd" "$BIN" eval --model "$M" --probe-solver sgd
+  expect_err "newton or lbfgs" "the error names the solvers"
   expect_rc 0 "compare the model with raw pixels" "$BIN" compare "$TMP/ev.json#model" "$TMP/ev.json#raw pixels" --json
   /usr/bin/python3 -c "
 import json, numpy as np; o = json.load(open('$TMP/ev.json')); c = json.load(open('$TMP/out'))

@@ -78,66 +78,134 @@ START_TEST(test_chance_on_noise) {
 }
 END_TEST
 
-START_TEST(test_reaches_the_minimum) {
-    /* Overlapping classes in 16 dims with correlated, badly scaled features: the fit must be
-     * the minimiser of (1/N) Σ xent + (l2/2N) ‖W‖² — its gradient, recomputed here in double
-     * from the returned W, b and standardisation, vanishes (an optimiser stopped early, like
-     * the full-batch Adam this replaced, leaves ~1e-4). */
-    enum { N = 3000, D = 16, K = 5 };
+/* Overlapping classes in D dims with correlated, badly scaled features (row i has class i % K). */
+static void overlapping(uint64_t seed, size_t N, int D, int K, float *X, int *y) {
     drl_rng r;
-    drl_rng_seed(&r, 21);
-    float *X = malloc(N * D * sizeof(float));
-    int *y = malloc(N * sizeof(int));
+    drl_rng_seed(&r, seed);
     for (size_t i = 0; i < N; i++) {
-        y[i] = (int)(i % K);
+        y[i] = (int)(i % (size_t)K);
         float common = drl_rng_normal(&r);
         for (int d = 0; d < D; d++)
             X[i * D + d] = (d + 1) * (drl_rng_normal(&r) + 0.8f * common + (d % K == y[i] ? 0.7f : 0.0f)) + 5.0f * d;
     }
-    drl_err e = {0};
-    for (int c = 0; c < 2; c++) {
-        drl_probe_cfg cfg = drl_probe_defaults();
-        cfg.l2 = c ? 0.01f : 1.0f;
-        drl_probe *p = NULL;
-        ck_assert_int_eq(drl_probe_fit(&e, &cfg, X, y, N, D, K, &p), 0);
-        double gW[K * D] = {0}, gb[K] = {0}, xs[D], pr[K];
-        for (size_t i = 0; i < N; i++) {
-            for (int d = 0; d < D; d++) xs[d] = (X[i * D + d] - p->mu[d]) / p->sd[d];
-            double mx = -1e300, z = 0;
-            for (int k = 0; k < K; k++) {
-                pr[k] = p->b[k];
-                for (int d = 0; d < D; d++) pr[k] += (double)p->W[k * D + d] * xs[d];
-                mx = pr[k] > mx ? pr[k] : mx;
-            }
-            for (int k = 0; k < K; k++) z += pr[k] = exp(pr[k] - mx);
-            for (int k = 0; k < K; k++) {
-                double dl = (pr[k] / z - (k == y[i])) / N;
-                gb[k] += dl;
-                for (int d = 0; d < D; d++) gW[k * D + d] += dl * xs[d];
-            }
+}
+
+/* The objective (1/N) Σ xent + (l2/2N) ‖W‖² at the fit, and the max |gradient| there, both
+ * recomputed here in double from the returned W, b and standardisation. */
+static double at_fit(const drl_probe *p, const float *X, const int *y, size_t N, float l2, double *gmax) {
+    const int D = p->D, K = p->K;
+    double *gW = calloc((size_t)K * D, sizeof(double)), gb[16] = {0}, xs[64], pr[16], f = 0;
+    ck_assert(gW && D <= 64 && K <= 16);
+    for (size_t i = 0; i < N; i++) {
+        for (int d = 0; d < D; d++) xs[d] = (X[i * D + d] - p->mu[d]) / p->sd[d];
+        double mx = -1e300, z = 0;
+        for (int k = 0; k < K; k++) {
+            pr[k] = p->b[k];
+            for (int d = 0; d < D; d++) pr[k] += (double)p->W[k * D + d] * xs[d];
+            mx = pr[k] > mx ? pr[k] : mx;
         }
-        double worst = 0;
-        for (int j = 0; j < K * D; j++) worst = fmax(worst, fabs(gW[j] + cfg.l2 / N * p->W[j]));
-        for (int k = 0; k < K; k++) worst = fmax(worst, fabs(gb[k]));
-        printf("probe: l2 %g, max |gradient| at the fit %.2e\n", cfg.l2, worst);
-        ck_assert_msg(worst < 1e-5, "l2 %g: gradient %.3e at the fit", cfg.l2, worst);
-        /* the fit reports how it ended: not at the iteration cap, its own (float) gradient small */
-        printf("probe: l2 %g: stopped on %s after %d iterations, own |gradient| %.2e\n", cfg.l2,
-               drl_probe_stop_name(p->stop), p->iters, p->grad_max);
-        ck_assert_msg(p->stop != DRL_PROBE_CAP && p->grad_max < 1e-5 && p->iters > 0 && p->iters < cfg.iters,
-                      "l2 %g: stop %d, |g| %.3e, %d iterations", cfg.l2, p->stop, p->grad_max, p->iters);
+        f -= pr[y[i]] - mx;
+        for (int k = 0; k < K; k++) z += pr[k] = exp(pr[k] - mx);
+        f += log(z);
+        for (int k = 0; k < K; k++) {
+            double dl = (pr[k] / z - (k == y[i])) / N;
+            gb[k] += dl;
+            for (int d = 0; d < D; d++) gW[k * D + d] += dl * xs[d];
+        }
+    }
+    double worst = 0, r = 0;
+    for (int j = 0; j < K * D; j++) {
+        worst = fmax(worst, fabs(gW[j] + l2 / N * p->W[j]));
+        r += (double)p->W[j] * p->W[j];
+    }
+    for (int k = 0; k < K; k++) worst = fmax(worst, fabs(gb[k]));
+    free(gW);
+    *gmax = worst;
+    return f / N + 0.5 * l2 / N * r;
+}
+
+START_TEST(test_reaches_the_minimum) {
+    /* Both solvers must return the minimiser of (1/N) Σ xent + (l2/2N) ‖W‖² — its gradient,
+     * recomputed in double, vanishes (an optimiser stopped early, like the full-batch Adam this
+     * replaced, leaves ~1e-4). */
+    enum { N = 3000, D = 16, K = 5 };
+    float *X = malloc(N * D * sizeof(float));
+    int *y = malloc(N * sizeof(int));
+    overlapping(21, N, D, K, X, y);
+    drl_err e = {0};
+    for (int solver = 0; solver < 2; solver++)
+        for (int c = 0; c < 2; c++) {
+            drl_probe_cfg cfg = drl_probe_defaults();
+            cfg.l2 = c ? 0.01f : 1.0f;
+            cfg.solver = solver ? DRL_PROBE_LBFGS : DRL_PROBE_NEWTON;
+            const char *name = solver ? "lbfgs" : "newton";
+            drl_probe *p = NULL;
+            ck_assert_int_eq(drl_probe_fit(&e, &cfg, X, y, N, D, K, &p), 0);
+            double worst;
+            at_fit(p, X, y, N, cfg.l2, &worst);
+            printf("probe: %s, l2 %g, max |gradient| at the fit %.2e\n", name, cfg.l2, worst);
+            ck_assert_msg(worst < 1e-5, "%s, l2 %g: gradient %.3e at the fit", name, cfg.l2, worst);
+            /* the fit reports how it ended: not at the iteration cap, its own (float) gradient small */
+            printf("probe: %s, l2 %g: stopped on %s after %d iterations (%d CG steps), own |gradient| %.2e\n",
+                   name, cfg.l2, drl_probe_stop_name(p->stop), p->iters, p->cg_iters, p->grad_max);
+            ck_assert_msg(p->stop != DRL_PROBE_CAP && p->grad_max < 1e-5 && p->iters > 0 && p->iters < cfg.iters,
+                          "%s, l2 %g: stop %d, |g| %.3e, %d iterations", name, cfg.l2, p->stop, p->grad_max, p->iters);
+            ck_assert_int_eq(p->cg_iters > 0, !solver); /* CG steps are Newton's */
+            drl_probe_free(p);
+        }
+    /* capped at 3 iterations either solver says it stopped short, and where */
+    for (int solver = 0; solver < 2; solver++) {
+        drl_probe_cfg capped = drl_probe_defaults();
+        capped.iters = 3;
+        capped.l2 = 0.01f;
+        capped.solver = solver ? DRL_PROBE_LBFGS : DRL_PROBE_NEWTON;
+        drl_probe *p = NULL;
+        ck_assert_int_eq(drl_probe_fit(&e, &capped, X, y, N, D, K, &p), 0);
+        ck_assert_msg(p->stop == DRL_PROBE_CAP && p->iters == 3 && p->grad_max > capped.tol,
+                      "solver %d capped: stop %d, |g| %.3e, %d iterations", solver, p->stop, p->grad_max, p->iters);
+        ck_assert_str_eq(drl_probe_stop_name(p->stop), "iteration cap");
         drl_probe_free(p);
     }
-    /* capped at 3 iterations it says it stopped short, and where */
-    drl_probe_cfg capped = drl_probe_defaults();
-    capped.iters = 3;
-    drl_probe *p = NULL;
-    ck_assert_int_eq(drl_probe_fit(&e, &capped, X, y, N, D, K, &p), 0);
-    ck_assert_msg(p->stop == DRL_PROBE_CAP && p->iters == 3 && p->grad_max > capped.tol, "capped: stop %d, |g| %.3e, %d iterations",
-                  p->stop, p->grad_max, p->iters);
-    ck_assert_str_eq(drl_probe_stop_name(p->stop), "iteration cap");
-    drl_probe_free(p);
     free(X), free(y);
+}
+END_TEST
+
+START_TEST(test_newton_at_large_c) {
+    /* Weak regularisation (C = 1000) of 10 overlapping classes in 48 correlated dims: an
+     * ill-conditioned problem on which L-BFGS creeps. Newton reaches the minimiser in a few tens
+     * of iterations; L-BFGS given its default 1000 iterations either gets there too (then to the
+     * same objective and the same predictions) or stops above Newton's objective. */
+    enum { N = 4000, D = 48, K = 10 };
+    float *X = malloc(N * D * sizeof(float));
+    int *y = malloc(N * sizeof(int)), *pn = malloc(N * sizeof(int)), *pl = malloc(N * sizeof(int));
+    overlapping(5, N, D, K, X, y);
+    drl_err e = {0};
+    drl_probe_cfg cfg = drl_probe_defaults();
+    cfg.l2 = 1e-3f;
+    drl_probe *n = NULL, *l = NULL;
+    ck_assert_int_eq(drl_probe_fit(&e, &cfg, X, y, N, D, K, &n), 0);
+    double gn, gl;
+    const double fn = at_fit(n, X, y, N, cfg.l2, &gn);
+    printf("probe: C 1000, newton: %s after %d iterations (%d CG steps), f %.12f, |g| %.2e\n",
+           drl_probe_stop_name(n->stop), n->iters, n->cg_iters, fn, gn);
+    ck_assert_msg(n->stop != DRL_PROBE_CAP && n->iters <= 60 && gn < 1e-5, "newton: stop %d after %d, |g| %.3e",
+                  n->stop, n->iters, gn);
+    cfg.solver = DRL_PROBE_LBFGS;
+    ck_assert_int_eq(drl_probe_fit(&e, &cfg, X, y, N, D, K, &l), 0);
+    const double fl = at_fit(l, X, y, N, cfg.l2, &gl);
+    printf("probe: C 1000, lbfgs: %s after %d iterations, f %.12f, |g| %.2e\n", drl_probe_stop_name(l->stop),
+           l->iters, fl, gl);
+    ck_assert_msg(fn <= fl + 1e-9 * fabs(fl), "newton's objective %.12f above lbfgs's %.12f", fn, fl);
+    if (l->stop != DRL_PROBE_CAP) {
+        ck_assert_msg(fabs(fn - fl) <= 1e-8 * fabs(fl), "objectives %.12f / %.12f", fn, fl);
+        drl_probe_predict(n, X, N, pn);
+        drl_probe_predict(l, X, N, pl);
+        int differ = 0;
+        for (size_t i = 0; i < N; i++) differ += pn[i] != pl[i];
+        ck_assert_msg(differ <= 2, "%d of %d predictions differ", differ, N);
+    }
+    drl_probe_free(n), drl_probe_free(l);
+    free(X), free(y), free(pn), free(pl);
 }
 END_TEST
 
@@ -330,6 +398,11 @@ START_TEST(test_bad_inputs) {
     neg.l2 = 0;
     ck_assert_int_eq(drl_probe_fit(&e, &neg, X, ok, 2, 2, 2, &p), DRL_EINVAL);
     ck_assert_ptr_null(p);
+    drl_probe_cfg odd = cfg;
+    odd.solver = 7;
+    ck_assert_int_eq(drl_probe_fit(&e, &odd, X, ok, 2, 2, 2, &p), DRL_EINVAL);
+    ck_assert_msg(strstr(e.msg, "unknown solver 7") != NULL, "%s", e.msg);
+    ck_assert_ptr_null(p);
     double m;
     int yy[2] = {0, 1};
     ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, yy, 2, X, yy, 2, 2, 2, 5, 1, 1, NULL, &m, NULL, NULL, NULL), DRL_EINVAL);
@@ -343,6 +416,7 @@ int main(void) {
     tcase_add_test(tc, test_separable);
     tcase_add_test(tc, test_chance_on_noise);
     tcase_add_test(tc, test_reaches_the_minimum);
+    tcase_add_test(tc, test_newton_at_large_c);
     tcase_add_test(tc, test_select_c);
     tcase_add_test(tc, test_select_c_cv);
     tcase_add_test(tc, test_bad_inputs);
