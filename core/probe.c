@@ -189,29 +189,33 @@ static double norm2(const float *a, size_t n) { return sqrt(dot(a, a, n)); }
 /* The Newton solver's preconditioner: the Hessian's diagonal blocks, one per class k over its
  * D + 1 parameters [W_k | b_k],
  *   B_k = (1/n) Σ_i p_ik (1 − p_ik) [x_i; 1][x_i; 1]^T + (l2 / N) on W_k's diagonal,
- * over n <= PRECOND_ROWS rows spread evenly over the N, Cholesky-factored in double. It takes in
- * the correlation of the features — what makes the problem ill-conditioned at large C, where CG
- * alone needs hundreds of steps per Newton iteration — and leaves the coupling between classes
- * to CG. */
+ * over n <= PRECOND_ROWS rows spread evenly over the N, Cholesky-factored in double, projected
+ * onto the zero-sum subspace of the classes. It takes in the correlation of the features — what
+ * makes the problem ill-conditioned at large C, where CG alone needs hundreds of steps per Newton
+ * iteration — and leaves the coupling between classes to CG. With fewer than 4 (D + 1) rows (the
+ * few-label fits) a block says little and costs (D + 1)³: only its diagonal is used. */
 enum { PRECOND_ROWS = 8192 };
 typedef struct {
-    int D1, K;
+    int D1, K, full;
     size_t n;
-    double *L; /* K lower-triangular factors (D1, D1) */
+    double *L; /* full: K lower-triangular factors (D1, D1); else K diagonals (D1) */
     float *Z;  /* (n, D1) scratch: the weighted rows */
     float *G;  /* (D1, D1) scratch */
+    double *v; /* (D1) scratch */
 } precond;
 
-static void precond_free(precond *m) { free(m->L), free(m->Z), free(m->G); }
+static void precond_free(precond *m) { free(m->L), free(m->Z), free(m->G), free(m->v); }
 
 static int precond_init(precond *m, const problem *pb) {
     m->D1 = pb->D + 1, m->K = pb->K;
     m->n = pb->N < PRECOND_ROWS ? pb->N : PRECOND_ROWS;
+    m->full = pb->N >= 4 * (size_t)m->D1;
     const size_t d1 = (size_t)m->D1;
-    m->L = malloc((size_t)m->K * d1 * d1 * sizeof(double));
-    m->Z = malloc(m->n * d1 * sizeof(float));
-    m->G = malloc(d1 * d1 * sizeof(float));
-    return m->L && m->Z && m->G;
+    m->L = malloc((size_t)m->K * d1 * (m->full ? d1 : 1) * sizeof(double));
+    m->Z = m->full ? malloc(m->n * d1 * sizeof(float)) : NULL;
+    m->G = m->full ? malloc(d1 * d1 * sizeof(float)) : NULL;
+    m->v = malloc(d1 * sizeof(double));
+    return m->L && m->v && (!m->full || (m->Z && m->G));
 }
 
 /* L L^T = A (n x n, lower triangle read, double) in place; 0 if A is not positive definite. */
@@ -231,10 +235,40 @@ static int cholesky(double *A, int n) {
     return 1;
 }
 
+/* x = (L L^T)^{-1} b for a lower-triangular L (n, n); x may be b. */
+static void chol_solve(const double *L, int n, const double *b, double *x) {
+    const size_t ns = (size_t)n;
+    for (int i = 0; i < n; i++) {
+        double t = b[i];
+        for (int j = 0; j < i; j++) t -= L[i * ns + j] * x[j];
+        x[i] = t / L[i * ns + i];
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        double t = x[i];
+        for (int j = i + 1; j < n; j++) t -= L[j * ns + i] * x[j];
+        x[i] = t / L[i * ns + i];
+    }
+}
+
 /* The blocks at the point whose row softmaxes are probs. */
 static void precond_build(precond *m, const problem *pb, const float *probs) {
     const int D = pb->D, D1 = m->D1;
     const size_t d1 = (size_t)D1;
+    if (!m->full) {
+        for (int k = 0; k < m->K; k++) {
+            double *dg = m->L + (size_t)k * d1, mean = 0;
+            memset(dg, 0, d1 * sizeof(double));
+            for (size_t j = 0; j < m->n; j++) {
+                const size_t i = j * pb->N / m->n;
+                const double pk = probs[i * pb->K + k], w = pk * (1.0 - pk) / (double)m->n;
+                for (int d = 0; d < D; d++) dg[d] += w * pb->Xs[i * D + d] * pb->Xs[i * D + d];
+                dg[D] += w;
+            }
+            for (int d = 0; d < D1; d++) mean += dg[d] / D1;
+            for (int d = 0; d < D1; d++) dg[d] += (d < D ? pb->l2 / (double)pb->N : 0.0) + 1e-6 * mean + 1e-30;
+        }
+        return;
+    }
     for (int k = 0; k < m->K; k++) {
         for (size_t j = 0; j < m->n; j++) {
             const size_t i = j * pb->N / m->n;
@@ -263,19 +297,16 @@ static void precond_build(precond *m, const problem *pb, const float *probs) {
 static void precond_apply(const precond *m, const float *r, float *z) {
     const int D = m->D1 - 1, D1 = m->D1, K = m->K;
     const size_t d1 = (size_t)D1;
-    double v[D1];
-    for (int k = 0; k < K; k++) {
-        const double *L = m->L + (size_t)k * d1 * d1;
-        for (int i = 0; i < D1; i++) { /* L v = r_k */
-            double t = i < D ? r[(size_t)k * D + i] : r[(size_t)K * D + k];
-            for (int j = 0; j < i; j++) t -= L[i * d1 + j] * v[j];
-            v[i] = t / L[i * d1 + i];
-        }
-        for (int i = D1 - 1; i >= 0; i--) { /* L^T z_k = v */
-            double t = v[i];
-            for (int j = i + 1; j < D1; j++) t -= L[j * d1 + i] * v[j];
-            v[i] = t / L[i * d1 + i];
-        }
+    double *v = m->v;
+    for (int k = 0; k < K && !m->full; k++) {
+        const double *dg = m->L + (size_t)k * d1;
+        for (int d = 0; d < D; d++) z[(size_t)k * D + d] = (float)(r[(size_t)k * D + d] / dg[d]);
+        z[(size_t)K * D + k] = (float)(r[(size_t)K * D + k] / dg[D]);
+    }
+    for (int k = 0; k < K && m->full; k++) {
+        for (int d = 0; d < D; d++) v[d] = r[(size_t)k * D + d];
+        v[D] = r[(size_t)K * D + k];
+        chol_solve(m->L + (size_t)k * d1 * d1, D1, v, v);
         for (int d = 0; d < D; d++) z[(size_t)k * D + d] = (float)v[d];
         z[(size_t)K * D + k] = (float)v[D];
     }
