@@ -218,18 +218,33 @@ static int precond_init(precond *m, const problem *pb) {
     return m->L && m->v && (!m->full || (m->Z && m->G));
 }
 
-/* L L^T = A (n x n, lower triangle read, double) in place; 0 if A is not positive definite. */
+/* L L^T = A (n x n, lower triangle read, double) in place; 0 if A is not positive definite.
+ * Blocked (left-looking, CHOL_NB columns at a time) so that the bulk is BLAS-3. */
+enum { CHOL_NB = 64 };
 static int cholesky(double *A, int n) {
-    for (int j = 0; j < n; j++) {
-        double *aj = A + (size_t)j * n;
-        double djj = aj[j];
-        for (int k = 0; k < j; k++) djj -= aj[k] * aj[k];
-        if (!(djj > 0)) return 0;
-        aj[j] = sqrt(djj);
-        for (int i = j + 1; i < n; i++) {
-            double *ai = A + (size_t)i * n, v = ai[j];
-            for (int k = 0; k < j; k++) v -= ai[k] * aj[k];
-            ai[j] = v / aj[j];
+    for (int j0 = 0; j0 < n; j0 += CHOL_NB) {
+        const int jb = n - j0 < CHOL_NB ? n - j0 : CHOL_NB;
+        double *Ajj = A + (size_t)j0 * n + j0;
+        if (j0 > 0) /* the diagonal block less the columns already done */
+            cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, jb, j0, -1.0, A + (size_t)j0 * n, n, 1.0, Ajj, n);
+        for (int j = 0; j < jb; j++) { /* unblocked inside the diagonal block */
+            double *aj = Ajj + (size_t)j * n, djj = aj[j];
+            for (int k = 0; k < j; k++) djj -= aj[k] * aj[k];
+            if (!(djj > 0)) return 0;
+            aj[j] = sqrt(djj);
+            for (int i = j + 1; i < jb; i++) {
+                double *ai = Ajj + (size_t)i * n, v = ai[j];
+                for (int k = 0; k < j; k++) v -= ai[k] * aj[k];
+                ai[j] = v / aj[j];
+            }
+        }
+        const int rest = n - j0 - jb;
+        if (rest > 0) { /* the panel below: less the columns done, then times L_jj^{-T} */
+            double *Apj = A + (size_t)(j0 + jb) * n + j0;
+            if (j0 > 0)
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rest, jb, j0, -1.0, A + (size_t)(j0 + jb) * n, n,
+                            A + (size_t)j0 * n, n, 1.0, Apj, n);
+            cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, rest, jb, 1.0, Ajj, n, Apj, n);
         }
     }
     return 1;
@@ -344,9 +359,18 @@ static int newton(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const pr
         goto done;
     }
     double f = objective(pb, x, logits, dlog, P, g), delta = 0; /* delta: trust radius */
-    int it = 0, cg = 0, flat = 0;
+    int it = 0, cg = 0, flat = 0, cg_built = 0;
+    const double hv_cost = 4.0 * (double)pb->N * D * K;
+    const double build_cost = M.full ? (double)K * M.n * M.D1 * M.D1 : (double)K * M.n * M.D1;
     for (; it < cfg->iters && max_abs(g, n) > cfg->tol; it++) {
-        precond_build(&M, pb, P);
+        /* The blocks are rebuilt once the CG steps since the last build have cost as much as a
+         * build (K n (D+1)² for the Gram matrices against 4 N D K per Hessian-vector product), so
+         * at most about half the time goes to them: every iteration for codes, every few tens for
+         * wide inputs such as raw pixels, where the steps take few CG steps each. */
+        if (it == 0 || (double)(cg - cg_built) * hv_cost >= build_cost) {
+            precond_build(&M, pb, P);
+            cg_built = cg;
+        }
         /* s ≈ argmin g·s + ½ s·Hs over ‖s‖_B <= delta; r = -g - H s and z = B^{-1} r throughout;
          * sBs, sBd, dBd are kept by recurrence (Steihaug-Toint) */
         const double gnorm = norm2(g, n), cgtol = fmin(0.1, sqrt(gnorm)) * gnorm;
