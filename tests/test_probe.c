@@ -95,8 +95,8 @@ static void overlapping(uint64_t seed, size_t N, int D, int K, float *X, int *y)
  * recomputed here in double from the returned W, b and standardisation. */
 static double at_fit(const drl_probe *p, const float *X, const int *y, size_t N, float l2, double *gmax) {
     const int D = p->D, K = p->K;
-    double *gW = calloc((size_t)K * D, sizeof(double)), gb[16] = {0}, xs[64], pr[16], f = 0;
-    ck_assert(gW && D <= 64 && K <= 16);
+    double *gW = calloc((size_t)K * D, sizeof(double)), gb[16] = {0}, xs[160], pr[16], f = 0;
+    ck_assert(gW && D <= 160 && K <= 16);
     for (size_t i = 0; i < N; i++) {
         for (int d = 0; d < D; d++) xs[d] = (X[i * D + d] - p->mu[d]) / p->sd[d];
         double mx = -1e300, z = 0;
@@ -221,6 +221,37 @@ START_TEST(test_newton_at_large_c) {
     }
     drl_probe_free(n), drl_probe_free(l);
     free(X), free(y), free(pn), free(pl);
+}
+END_TEST
+
+START_TEST(test_newton_wide) {
+    /* 140 correlated features (preconditioner blocks of 141: three of the Cholesky's 64-column
+     * panels, so every part of its blocked path runs) and 10 classes at C = 100: the minimiser, and few CG steps
+     * per Newton iteration — a wrong factorisation would still converge, but slowly. */
+    enum { N = 2000, D = 140, K = 10 };
+    float *X = malloc(N * D * sizeof(float));
+    int *y = malloc(N * sizeof(int));
+    drl_rng r;
+    drl_rng_seed(&r, 9);
+    for (size_t i = 0; i < N; i++) {
+        y[i] = (int)(i % K);
+        const float c1 = drl_rng_normal(&r), c2 = drl_rng_normal(&r);
+        for (int d = 0; d < D; d++)
+            X[i * D + d] = drl_rng_normal(&r) + 2.0f * c1 + (d % 3 ? c2 : -c2) + (d % K == y[i] ? 0.5f : 0.0f);
+    }
+    drl_err e = {0};
+    drl_probe_cfg cfg = drl_probe_defaults();
+    cfg.l2 = 0.01f;
+    drl_probe *p = NULL;
+    ck_assert_int_eq(drl_probe_fit(&e, &cfg, X, y, N, D, K, &p), 0);
+    double g;
+    at_fit(p, X, y, N, cfg.l2, &g);
+    printf("probe: 140 features, C 100: %s after %d iterations (%d CG steps), |g| %.2e\n", drl_probe_stop_name(p->stop),
+           p->iters, p->cg_iters, g);
+    ck_assert_msg(p->stop != DRL_PROBE_CAP && g < 1e-5 && p->cg_iters <= 15 * p->iters, "stop %d, %d iterations, %d CG, |g| %.3e",
+                  p->stop, p->iters, p->cg_iters, g);
+    drl_probe_free(p);
+    free(X), free(y);
 }
 END_TEST
 
@@ -432,6 +463,7 @@ int main(void) {
     tcase_add_test(tc, test_chance_on_noise);
     tcase_add_test(tc, test_reaches_the_minimum);
     tcase_add_test(tc, test_newton_at_large_c);
+    tcase_add_test(tc, test_newton_wide);
     tcase_add_test(tc, test_select_c);
     tcase_add_test(tc, test_select_c_cv);
     tcase_add_test(tc, test_bad_inputs);
