@@ -359,7 +359,7 @@ static int newton(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const pr
         goto done;
     }
     double f = objective(pb, x, logits, dlog, P, g), delta = 0; /* delta: trust radius */
-    int it = 0, cg = 0, flat = 0, cg_built = 0;
+    int it = 0, cg = 0, flat = 0, cg_built = 0, moved_since_build = 0; /* (P unchanged: no rebuild) */
     const double hv_cost = 4.0 * (double)pb->N * D * K;
     const double build_cost = M.full ? (double)K * M.n * M.D1 * M.D1 : (double)K * M.n * M.D1;
     for (; it < cfg->iters && max_abs(g, n) > cfg->tol; it++) {
@@ -367,9 +367,10 @@ static int newton(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const pr
          * build (K n (D+1)² for the Gram matrices against 4 N D K per Hessian-vector product), so
          * at most about half the time goes to them: every iteration for codes, every few tens for
          * wide inputs such as raw pixels, where the steps take few CG steps each. */
-        if (it == 0 || (double)(cg - cg_built) * hv_cost >= build_cost) {
+        if (it == 0 || (moved_since_build && (double)(cg - cg_built) * hv_cost >= build_cost)) {
             precond_build(&M, pb, P);
             cg_built = cg;
+            moved_since_build = 0;
         }
         /* s ≈ argmin g·s + ½ s·Hs over ‖s‖_B <= delta; r = -g - H s and z = B^{-1} r throughout;
          * sBs, sBd, dBd are kept by recurrence (Steihaug-Toint) */
@@ -416,6 +417,7 @@ static int newton(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const pr
         if (actred > 1e-4 * prered) { /* accepted */
             float *t = P;
             P = Pn, Pn = t;
+            moved_since_build = 1;
             memcpy(x, xn, n * sizeof(float));
             memcpy(g, gn, n * sizeof(float));
             f = fn;
