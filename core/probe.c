@@ -15,7 +15,7 @@ const char *drl_probe_stop_name(int stop) {
 }
 
 drl_probe_cfg drl_probe_defaults(void) {
-    drl_probe_cfg c = {1.0f, 1000, 1e-6f, DRL_PROBE_NEWTON};
+    drl_probe_cfg c = {1.0f, 1000, 1e-6f, DRL_PROBE_NEWTON, NULL};
     return c;
 }
 
@@ -96,6 +96,12 @@ static float max_abs(const float *a, size_t n) {
     return m;
 }
 
+/* x = [p->W | p->b], where a solver starts (zero, or a warm start). */
+static void start_point(const drl_probe *p, float *x) {
+    memcpy(x, p->W, (size_t)p->K * p->D * sizeof(float));
+    memcpy(x + (size_t)p->K * p->D, p->b, (size_t)p->K * sizeof(float));
+}
+
 /* Limited-memory BFGS (history PROBE_M) with a backtracking Armijo line search, from theta = 0
  * (p->W, p->b), until max |gradient| <= cfg->tol, cfg->iters iterations, or no further decrease
  * can be resolved. The objective is strictly convex (l2 > 0), so this reaches its minimum. */
@@ -104,7 +110,7 @@ static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const pro
                  float *dlog, float *g) {
     const int D = p->D, K = p->K;
     size_t kd = (size_t)K * D, n = kd + (size_t)K;
-    float *x = calloc(n, sizeof(float)), *xn = malloc(n * sizeof(float)), *gn = malloc(n * sizeof(float));
+    float *x = malloc(n * sizeof(float)), *xn = malloc(n * sizeof(float)), *gn = malloc(n * sizeof(float));
     float *d = malloc(n * sizeof(float)), *S = malloc(PROBE_M * n * sizeof(float));
     float *Y = malloc(PROBE_M * n * sizeof(float));
     double rho[PROBE_M], a[PROBE_M];
@@ -112,6 +118,7 @@ static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const pro
         free(x), free(xn), free(gn), free(d), free(S), free(Y);
         return drl_errf(err, DRL_ENOMEM, "probe: out of memory");
     }
+    start_point(p, x);
     double f = objective(pb, x, logits, dlog, NULL, g);
     int hist = 0, head = 0; /* pairs stored, and the slot the next one goes to */
     int it = 0, flat = 0;
@@ -183,8 +190,6 @@ static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const pro
     free(x), free(xn), free(gn), free(d), free(S), free(Y);
     return 0;
 }
-
-static double norm2(const float *a, size_t n) { return sqrt(dot(a, a, n)); }
 
 /* The Newton solver's preconditioner: the Hessian's diagonal blocks, one per class k over its
  * D + 1 parameters [W_k | b_k],
@@ -336,95 +341,95 @@ static void precond_apply(const precond *m, const float *r, float *z) {
     }
 }
 
-/* Trust-region Newton with Steihaug's truncated preconditioned conjugate gradients for the step
- * (the trust region in the preconditioner's norm) and the radius rule of Lin & Moré's TRON (the
- * solver liblinear uses for this objective), from theta = 0, until max |gradient| <= cfg->tol,
+/* Truncated Newton with a backtracking line search (the method liblinear adopted in place of
+ * its trust region, Galli & Lin 2021), from theta = 0, until max |gradient| <= cfg->tol,
  * cfg->iters Newton iterations, or no decrease float arithmetic resolves. Each iteration solves
- * H s = -g inside the trust region by CG, one Hessian-vector product (the cost of a gradient) per
- * step, to a relative residual of min(0.1, sqrt ‖g‖): near the minimum the iterations converge
- * superlinearly, where L-BFGS on a weakly regularised (large C) probe creeps.
+ * H s = -g approximately by preconditioned CG, one Hessian-vector product (the cost of a gradient)
+ * per step, stopped by the decrease of the quadratic model q(s) = g·s + ½ s·Hs: once step j gains
+ * less than tol_cg / j of q so far (tol_cg = min(0.5, ‖g‖_{B⁻¹}^½): loose far away, tight near
+ * the minimum, where the iterations converge superlinearly). Then theta moves by a s, a the first
+ * of 1, ½, ¼, ... with f(theta + a s) <= f + 0.01 a g·s; the trials are cheap, since the logits
+ * move along the precomputed X s. A trust region (TRON) was used before: on raw pixels its
+ * radius, cut by a few poor steps, grew back by a few percent per step — hundreds of iterations.
  * Scratch: logits, dlog (N, K), g (K·D + K). */
 static int newton(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const problem *pb, float *logits,
                   float *dlog, float *g) {
     const int D = p->D, K = p->K;
     const size_t kd = (size_t)K * D, n = kd + (size_t)K, nk = pb->N * (size_t)K;
-    float *x = calloc(n, sizeof(float)), *xn = malloc(n * sizeof(float)), *gn = malloc(n * sizeof(float));
-    float *s = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float)), *d = malloc(n * sizeof(float));
-    float *z = malloc(n * sizeof(float)), *hd = malloc(n * sizeof(float));
-    float *P = malloc(nk * sizeof(float)), *Pn = malloc(nk * sizeof(float));
+    float *x = malloc(n * sizeof(float)), *s = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float));
+    float *d = malloc(n * sizeof(float)), *z = malloc(n * sizeof(float)), *hd = malloc(n * sizeof(float));
+    float *P = malloc(nk * sizeof(float)), *L = malloc(nk * sizeof(float)), *U = malloc(nk * sizeof(float));
     precond M = {0};
     int rc = 0;
-    if (!x || !xn || !gn || !s || !r || !d || !z || !hd || !P || !Pn || !precond_init(&M, pb)) {
+    if (!x || !s || !r || !d || !z || !hd || !P || !L || !U || !precond_init(&M, pb)) {
         rc = drl_errf(err, DRL_ENOMEM, "probe: out of memory");
         goto done;
     }
-    double f = objective(pb, x, logits, dlog, P, g), delta = 0; /* delta: trust radius */
-    int it = 0, cg = 0, flat = 0, cg_built = 0, moved_since_build = 0; /* (P unchanged: no rebuild) */
+    start_point(p, x);
+    double f = objective(pb, x, L, dlog, P, g); /* L: the logits at x; P: their softmax */
+    int it = 0, cg = 0, flat = 0, cg_built = 0;
     const double hv_cost = 4.0 * (double)pb->N * D * K;
     const double build_cost = M.full ? (double)K * M.n * M.D1 * M.D1 : (double)K * M.n * M.D1;
     for (; it < cfg->iters && max_abs(g, n) > cfg->tol; it++) {
         /* The blocks are rebuilt once the CG steps since the last build have cost as much as a
          * build (K n (D+1)² for the Gram matrices against 4 N D K per Hessian-vector product), so
-         * at most about half the time goes to them: every iteration for codes, every few tens for
-         * wide inputs such as raw pixels, where the steps take few CG steps each. */
-        if (it == 0 || (moved_since_build && (double)(cg - cg_built) * hv_cost >= build_cost)) {
+         * at most about half the time goes to them: every iteration for codes, every few tens of
+         * CG steps for wide inputs such as raw pixels. */
+        if (it == 0 || (double)(cg - cg_built) * hv_cost >= build_cost) {
             precond_build(&M, pb, P);
             cg_built = cg;
-            moved_since_build = 0;
         }
-        /* s ≈ argmin g·s + ½ s·Hs over ‖s‖_B <= delta; r = -g - H s and z = B^{-1} r throughout;
-         * sBs, sBd, dBd are kept by recurrence (Steihaug-Toint) */
-        const double gnorm = norm2(g, n), cgtol = fmin(0.1, sqrt(gnorm)) * gnorm;
+        /* s ≈ argmin q(s); r = -g - H s and z = B^{-1} r throughout */
         for (size_t j = 0; j < n; j++) s[j] = 0.0f, r[j] = -g[j];
         precond_apply(&M, r, z);
         memcpy(d, z, n * sizeof(float));
-        double rz = dot(r, z, n), sBs = 0, sBd = 0, dBd = rz;
-        if (it == 0) delta = sqrt(rz);
-        for (size_t c = 0; c < n && norm2(r, n) > cgtol; c++) {
+        double rz = dot(r, z, n), q = 0;
+        const double cgtol = fmin(0.5, sqrt(sqrt(rz)));
+        for (size_t c = 1; c <= n; c++) {
             hess_vec(pb, P, d, logits, dlog, hd);
             cg++;
-            const double dhd = dot(d, hd, n), alpha = rz / dhd;
-            if (!(dhd > 0) || sBs + 2 * alpha * sBd + alpha * alpha * dBd > delta * delta) {
-                /* to the boundary along d: the positive root of ‖s + tau d‖_B = delta */
-                const double tau = (-sBd + sqrt(fmax(0.0, sBd * sBd + dBd * (delta * delta - sBs)))) / dBd;
-                for (size_t j = 0; j < n; j++) s[j] += (float)tau * d[j], r[j] -= (float)tau * hd[j];
-                sBs = delta * delta;
-                break;
-            }
+            const double dhd = dot(d, hd, n);
+            if (!(dhd > 0)) break; /* no curvature left that float resolves: keep s */
+            const double alpha = rz / dhd;
             for (size_t j = 0; j < n; j++) s[j] += (float)alpha * d[j], r[j] -= (float)alpha * hd[j];
-            sBs += 2 * alpha * sBd + alpha * alpha * dBd;
-            sBd += alpha * dBd;
+            const double qn = 0.5 * (dot(s, g, n) - dot(s, r, n)), gain = qn - q; /* q(s) = ½ (g·s − r·s) */
+            if (!(qn <= 0 && gain <= 0) || (double)c * gain >= cgtol * qn) break;
+            q = qn;
             precond_apply(&M, r, z);
             const double rz_new = dot(r, z, n), beta = rz_new / rz;
             for (size_t j = 0; j < n; j++) d[j] = z[j] + (float)beta * d[j];
-            sBd *= beta;
-            dBd = rz_new + beta * beta * dBd;
             rz = rz_new;
         }
-        /* the model's decrease -(g·s + ½ s·Hs), with H s = -g - r */
-        const double gs = dot(g, s, n), prered = -0.5 * (gs - dot(s, r, n)), snorm = sqrt(sBs);
-        int moved = 0;
-        for (size_t j = 0; j < n; j++) moved |= (xn[j] = x[j] + s[j]) != x[j];
-        const double fn = objective(pb, xn, logits, dlog, Pn, gn), actred = f - fn;
-        if (it == 0) delta = fmin(delta, snorm);
-        /* TRON's radius update: alpha minimises the quadratic through f, g·s and fn along s */
-        const double curv = fn - f - gs;
-        const double alpha = curv <= 0 ? 4.0 : fmax(0.25, -0.5 * gs / curv);
-        if (actred < 1e-4 * prered) delta = fmin(fmax(alpha, 0.25) * snorm, 0.5 * delta);
-        else if (actred < 0.25 * prered) delta = fmax(0.25 * delta, fmin(alpha * snorm, 0.5 * delta));
-        else if (actred < 0.75 * prered) delta = fmax(0.25 * delta, fmin(alpha * snorm, 4.0 * delta));
-        else delta = fmax(delta, fmin(alpha * snorm, 4.0 * delta));
-        if (actred > 1e-4 * prered) { /* accepted */
-            float *t = P;
-            P = Pn, Pn = t;
-            moved_since_build = 1;
-            memcpy(x, xn, n * sizeof(float));
-            memcpy(g, gn, n * sizeof(float));
-            f = fn;
+        /* the line search: the logits at theta + a s are L + a U; the penalty is a quadratic in a */
+        drl_linear_forward(U, pb->Xs, s, s + kd, (int)pb->N, D, K);
+        double ww = 0, ws = 0, ss = 0;
+        for (size_t j = 0; j < kd; j++) ww += (double)x[j] * x[j], ws += (double)x[j] * s[j], ss += (double)s[j] * s[j];
+        const double gs = dot(g, s, n), half_l2 = 0.5 * pb->l2 / (double)pb->N;
+        double a = 1;
+        int ok = 0;
+        for (int bt = 0; bt < 40 && gs < 0; bt++, a *= 0.5) {
+            for (size_t j = 0; j < nk; j++) logits[j] = L[j] + (float)a * U[j];
+            const double fa = drl_xent_loss(NULL, NULL, logits, pb->y, (int)pb->N, K) + half_l2 * (ww + 2 * a * ws + a * a * ss);
+            if (fa <= f + 0.01 * a * gs) {
+                ok = 1;
+                break;
+            }
         }
-        const double res = 1e-12 * fmax(1.0, fabs(f));
-        if (!moved || (fabs(actred) <= res && fabs(prered) <= res)) {
-            flat = 1; /* no decrease left that float arithmetic can resolve */
+        int moved = 0;
+        for (size_t j = 0; j < n && ok; j++) {
+            const float xj = x[j] + (float)a * s[j];
+            moved |= xj != x[j];
+            x[j] = xj;
+        }
+        if (!moved) { /* no decrease left that float arithmetic can resolve */
+            flat = 1;
+            it++;
+            break;
+        }
+        const double f_old = f;
+        f = objective(pb, x, L, dlog, P, g); /* exact, not L + a U: no drift over the iterations */
+        if (f_old - f <= 1e-12 * fmax(1.0, fabs(f))) {
+            flat = 1;
             it++;
             break;
         }
@@ -436,9 +441,24 @@ static int newton(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const pr
     p->grad_max = max_abs(g, n); /* g is the gradient at x throughout */
     p->stop = p->grad_max <= cfg->tol ? DRL_PROBE_TOL : flat ? DRL_PROBE_FLAT : DRL_PROBE_CAP;
 done:
-    free(x), free(xn), free(gn), free(s), free(r), free(d), free(z), free(hd), free(P), free(Pn);
+    free(x), free(s), free(r), free(d), free(z), free(hd), free(P), free(L), free(U);
     precond_free(&M);
     return rc;
+}
+
+/* p's (W, b) = the function of w's, in p's standardisation (mu, sd set): for every x,
+ * W' (x − mu') / sd' + b' = W (x − mu) / sd + b, so W'_kd = W_kd sd'_d / sd_d and
+ * b'_k = b_k + Σ_d W_kd (mu'_d − mu_d) / sd_d. */
+static void warm_start(drl_probe *p, const drl_probe *w) {
+    for (int k = 0; k < p->K; k++) {
+        double b = w->b[k];
+        for (int d = 0; d < p->D; d++) {
+            const size_t j = (size_t)k * p->D + d;
+            p->W[j] = (float)((double)w->W[j] * p->sd[d] / w->sd[d]);
+            b += (double)w->W[j] * ((double)p->mu[d] - w->mu[d]) / w->sd[d];
+        }
+        p->b[k] = (float)b;
+    }
 }
 
 int drl_probe_fit(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y, size_t N,
@@ -450,6 +470,9 @@ int drl_probe_fit(drl_err *err, const drl_probe_cfg *cfg, const float *X, const 
         return drl_errf(err, DRL_EINVAL, "probe: need l2 > 0, tol >= 0 and iters >= 0");
     if (cfg->solver != DRL_PROBE_NEWTON && cfg->solver != DRL_PROBE_LBFGS)
         return drl_errf(err, DRL_EINVAL, "probe: unknown solver %d", cfg->solver);
+    if (cfg->warm && (cfg->warm->D != D || cfg->warm->K != K))
+        return drl_errf(err, DRL_EINVAL, "probe: warm start from a %d x %d probe for a %d x %d one",
+                        cfg->warm->K, cfg->warm->D, K, D);
     for (size_t i = 0; i < N * (size_t)D; i++)
         if (!isfinite(X[i])) return drl_errf(err, DRL_EINVAL, "probe: feature %zu of row %zu is not finite", i % (size_t)D, i / (size_t)D);
     for (size_t i = 0; i < N; i++)
@@ -481,6 +504,7 @@ int drl_probe_fit(drl_err *err, const drl_probe_cfg *cfg, const float *X, const 
         p->mu[d] = (float)m;
         p->sd[d] = sd > 1e-6 ? (float)sd : 1.0f;
     }
+    if (cfg->warm) warm_start(p, cfg->warm);
     standardise(p, X, N, Xs);
     const problem pb = {Xs, y, N, D, K, cfg->l2};
     rc = cfg->solver == DRL_PROBE_LBFGS ? lbfgs(err, cfg, p, &pb, logits, dlog, g)
@@ -533,22 +557,30 @@ static int check_grid(drl_err *err, const float *grid, int ngrid) {
 }
 
 /* For each C of grid: fits on rows [0, n_fit) of X and adds the number of rows [n_fit, N)
- * classified correctly to correct[g]. */
+ * classified correctly to correct[g]. Each fit starts from the previous C's minimiser (from
+ * cfg->warm for the first), a few Newton iterations away. fits (may be NULL: they are freed) gets
+ * the ngrid probes; on an error the caller frees the non-NULL ones. */
 static int score_grid(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
                       size_t n_fit, size_t N, int D, int K, const float *grid, int ngrid,
-                      double *correct) {
-    for (int g = 0; g < ngrid; g++) {
+                      double *correct, drl_probe **fits) {
+    drl_probe *prev = NULL;
+    int rc = 0;
+    for (int g = 0; g < ngrid && !rc; g++) {
         drl_probe_cfg c = *cfg;
         c.l2 = 1.0f / grid[g];
+        if (prev) c.warm = prev;
         drl_probe *p = NULL;
-        int rc = drl_probe_fit(err, &c, X, y, n_fit, D, K, &p);
-        if (rc) return rc;
+        rc = drl_probe_fit(err, &c, X, y, n_fit, D, K, &p);
+        if (rc) break;
         const double share = drl_probe_accuracy(p, X + n_fit * D, y + n_fit, N - n_fit);
-        drl_probe_free(p);
-        if (isnan(share)) return drl_errf(err, DRL_ENOMEM, "probe: out of memory");
-        correct[g] += (double)llround(share * (double)(N - n_fit)); /* a count: ties stay exact */
+        if (isnan(share)) rc = drl_errf(err, DRL_ENOMEM, "probe: out of memory");
+        else correct[g] += (double)llround(share * (double)(N - n_fit)); /* a count: ties stay exact */
+        if (fits) fits[g] = p;
+        else drl_probe_free(prev);
+        prev = p;
     }
-    return 0;
+    if (!fits) drl_probe_free(prev);
+    return rc;
 }
 
 /* The C of grid with the most correct predictions (ties: the smaller C); acc (may be NULL) gets
@@ -624,7 +656,8 @@ done:
 
 int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
                        size_t N, int D, int K, const float *grid, int ngrid, size_t n_val,
-                       uint64_t seed, float *best_c, double *val_acc) {
+                       uint64_t seed, float *best_c, double *val_acc, drl_probe **best_fit) {
+    if (best_fit) *best_fit = NULL;
     if (n_val < 1 || n_val >= N)
         return drl_errf(err, DRL_EINVAL, "probe: validation split of %zu from %zu rows", n_val, N);
     if (!best_c) return drl_errf(err, DRL_EINVAL, "probe: no place for the chosen C");
@@ -634,7 +667,8 @@ int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, c
     float *Xf = malloc(N * (size_t)D * sizeof(float));
     int *yf = malloc(N * sizeof(int));
     double *correct = calloc((size_t)ngrid, sizeof(double));
-    if (!idx || !Xf || !yf || !correct) {
+    drl_probe **fits = calloc((size_t)ngrid, sizeof(drl_probe *));
+    if (!idx || !Xf || !yf || !correct || !fits) {
         rc = drl_errf(err, DRL_ENOMEM, "probe: out of memory");
         goto done;
     }
@@ -643,10 +677,14 @@ int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, c
         memcpy(Xf + i * D, X + (size_t)idx[i] * D, (size_t)D * sizeof(float));
         yf[i] = y[idx[i]];
     }
-    rc = score_grid(err, cfg, Xf, yf, N - n_val, N, D, K, grid, ngrid, correct);
+    rc = score_grid(err, cfg, Xf, yf, N - n_val, N, D, K, grid, ngrid, correct, fits);
     if (!rc) *best_c = best_of(grid, ngrid, correct, n_val, val_acc);
+    for (int g = 0; g < ngrid && fits; g++) {
+        if (!rc && best_fit && grid[g] == *best_c) *best_fit = fits[g];
+        else drl_probe_free(fits[g]);
+    }
 done:
-    free(idx), free(Xf), free(yf), free(correct);
+    free(idx), free(Xf), free(yf), free(correct), free(fits);
     return rc;
 }
 
@@ -676,7 +714,7 @@ int drl_probe_select_c_cv(drl_err *err, const drl_probe_cfg *cfg, const float *X
             memcpy(Xf + to * D, X + (size_t)idx[i] * D, (size_t)D * sizeof(float));
             yf[to] = y[idx[i]];
         }
-        rc = score_grid(err, cfg, Xf, yf, n_fit, N, D, K, cv->grid, cv->ngrid, correct);
+        rc = score_grid(err, cfg, Xf, yf, n_fit, N, D, K, cv->grid, cv->ngrid, correct, NULL);
     }
     if (!rc) *best_c = best_of(cv->grid, cv->ngrid, correct, N, cv_acc);
 done:

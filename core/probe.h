@@ -14,7 +14,7 @@
 
 #include "err.h"
 
-typedef struct {
+typedef struct drl_probe {
     int D, K;
     float *mu, *sd; /* (D) standardisation */
     float *W;       /* (K, D) */
@@ -45,6 +45,11 @@ typedef struct {
     int iters;      /* solver iterations at most, default 1000 */
     float tol;      /* stop when max |gradient of the objective| <= tol, default 1e-6 */
     int solver;     /* drl_probe_solver, default DRL_PROBE_NEWTON */
+    /* NULL (default): the solver starts from W = 0, b = 0. Otherwise from this probe's function
+     * (same D and K; re-expressed in the new fit's standardisation): a fit of nearby C or rows
+     * (drl_probe_select_c passes each C's minimiser on to the next) needs fewer iterations. The
+     * minimiser reached is the same, to the tolerance. Not owned. */
+    const struct drl_probe *warm;
 } drl_probe_cfg;
 
 drl_probe_cfg drl_probe_defaults(void);
@@ -78,15 +83,18 @@ int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr
                         double *mean, double *std, float *chosen_c, double *run_acc);
 
 /* The probe's C (= 1/l2) by validation: a seeded shuffle of X's rows holds out n_val of them, a
- * probe is fitted on the others for each C of grid (ascending), and *best_c gets the C with the
- * highest accuracy on the held-out rows (ties: the smaller C); val_acc (may be NULL) gets each
- * C's accuracy. cfg gives the other settings. The test set is never seen. */
+ * probe is fitted on the others for each C of grid (ascending, each fit warm-started from the
+ * previous C's), and *best_c gets the C with the highest accuracy on the held-out rows (ties: the
+ * smaller C); val_acc (may be NULL) gets each C's accuracy. best_fit (may be NULL) gets the probe
+ * fitted at *best_c — a warm start for the refit on all rows; the caller frees it. cfg gives the
+ * other settings. The test set is never seen. */
 int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
                        size_t N, int D, int K, const float *grid, int ngrid, size_t n_val,
-                       uint64_t seed, float *best_c, double *val_acc);
+                       uint64_t seed, float *best_c, double *val_acc, drl_probe **best_fit);
 
 /* The same by k-fold cross-validation, for few rows: after a seeded shuffle, row i belongs to
- * fold i mod folds; each fold is scored by a probe fitted on the other folds, and *best_c gets
+ * fold i mod folds; each fold is scored by probes fitted on the other folds (warm-started along
+ * the grid), and *best_c gets
  * the C with the most correct predictions over all folds (ties: the smaller C); cv_acc (may be
  * NULL) gets each C's pooled accuracy. cv and best_c must not be NULL. */
 int drl_probe_select_c_cv(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
