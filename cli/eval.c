@@ -35,12 +35,12 @@ static const char *usage_text =
     "                  sixth of the train split (at most 10000 rows), then refitted on all of it;\n"
     "                  each few-label fit's C by 5-fold cross-validation on its own labelled\n"
     "                  images (the median over runs is reported)\n"
-    "  --probe-solver S newton (default): trust-region Newton with preconditioned conjugate\n"
-    "                  gradients, to max |gradient| 1e-6 (on codes in tens of iterations); lbfgs: the\n"
+    "  --probe-solver S newton (default): Newton with preconditioned conjugate gradients and a\n"
+    "                  line search, to max |gradient| 1e-6 (tens of iterations on codes, about a\n"
+    "                  hundred on raw pixels); with --probe-c auto each C of the grid starts from\n"
+    "                  the previous C's minimiser and the refit from the chosen C's. lbfgs: the\n"
     "                  solver of drl before 2026-12-05, which at large C may stop at its iteration\n"
-    "                  cap short of the minimiser (a few tenths of accuracy). On raw pixels\n"
-    "                  Newton needs hundreds of iterations on the full split (tens of minutes\n"
-    "                  with --probe-c auto); lbfgs is the quicker approximate choice there\n"
+    "                  cap short of the minimiser (a few tenths of accuracy)\n"
     "  --probe-iters N solver iterations per fit at most (default 1000); a linear probe that\n"
     "                  reaches the cap before its gradient tolerance is reported on stderr and as\n"
     "                  \"linear_stop\": \"iteration cap\" in --json (its accuracy is then that of\n"
@@ -233,6 +233,7 @@ typedef struct {
     int linear_iters, linear_stop; /* how its fit ended (drl_probe) */
     float linear_grad;
     float few100_c, few1000_c; /* median over runs of the few-label probes' C */
+    int few100_capped, few1000_capped; /* runs whose fit stopped at the iteration cap */
     double *few100_runs, *few1000_runs; /* each run's accuracy (runs entries; owned, may be NULL) */
 } eval_row;
 
@@ -269,12 +270,16 @@ static int cmp_float(const void *a, const void *b) {
 static int few_label(drl_err *err, const drl_probe_cfg *pc, int auto_c, const char *name,
                      const float *Xtr, const int *ytr, size_t Ntr, const float *Xte, const int *yte,
                      size_t Nte, int D, size_t per_run, int runs, double *mean, double *sd,
-                     float *median_c, double *run_acc) {
+                     float *median_c, double *run_acc, int *capped) {
     const drl_probe_cv cv = {AUTO_C, N_AUTO_C, 5};
     float *chosen = malloc((size_t)runs * sizeof(float));
     if (!chosen) return drl_errf(err, DRL_ENOMEM, "eval: out of memory");
     int rc = drl_probe_few_label(err, pc, Xtr, ytr, Ntr, Xte, yte, Nte, D, 10, per_run, runs, per_run,
-                                 auto_c ? &cv : NULL, mean, sd, chosen, run_acc);
+                                 auto_c ? &cv : NULL, mean, sd, chosen, run_acc, capped);
+    if (!rc && *capped)
+        fprintf(stderr, "drl eval: %s, %zu labels: warning: %d of %d runs' fits stopped at the iteration cap (%d) "
+                        "before the tolerance: their accuracy is that of an approximate minimiser\n",
+                name, per_run, *capped, runs, pc->iters);
     if (!rc && auto_c) {
         fprintf(stderr, "drl eval: %s, %zu labels: C by 5-fold cross-validation per run:", name, per_run);
         for (int r = 0; r < runs; r++) fprintf(stderr, " %g", chosen[r]);
@@ -321,12 +326,13 @@ static int evaluate(drl_err *err, const drl_probe_cfg *pc, int auto_c, const cha
     drl_probe_free(p);
     row->few100 = row->few1000 = -1;
     row->few100_c = row->few1000_c = -1; /* -1: the protocol did not run (too few rows) */
+    row->few100_capped = row->few1000_capped = 0;
     row->few100_runs = malloc((size_t)runs * sizeof(double));
     row->few1000_runs = malloc((size_t)runs * sizeof(double));
     if (!row->few100_runs || !row->few1000_runs) return drl_errf(err, DRL_ENOMEM, "eval: out of memory");
-    if (Ntr >= 100) rc = few_label(err, pc, auto_c, name, Xtr, ytr, Ntr, Xte, yte, Nte, D, 100, runs, &row->few100, &row->few100_sd, &row->few100_c, row->few100_runs);
+    if (Ntr >= 100) rc = few_label(err, pc, auto_c, name, Xtr, ytr, Ntr, Xte, yte, Nte, D, 100, runs, &row->few100, &row->few100_sd, &row->few100_c, row->few100_runs, &row->few100_capped);
     if (!rc && Ntr >= 1000)
-        rc = few_label(err, pc, auto_c, name, Xtr, ytr, Ntr, Xte, yte, Nte, D, 1000, runs, &row->few1000, &row->few1000_sd, &row->few1000_c, row->few1000_runs);
+        rc = few_label(err, pc, auto_c, name, Xtr, ytr, Ntr, Xte, yte, Nte, D, 1000, runs, &row->few1000, &row->few1000_sd, &row->few1000_c, row->few1000_runs, &row->few1000_capped);
     return rc;
 }
 
@@ -460,7 +466,7 @@ int drl_cli_eval(int argc, char **argv) {
                                   "probe_c_auto", auto_c, "probe_solver", solver == DRL_PROBE_LBFGS ? "lbfgs" : "newton");
             json_t *arr = json_array();
             for (int i = 0; i < nrows; i++)
-                json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o}", "representation", rows[i].name,
+                json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:i, s:i}", "representation", rows[i].name,
                                                      "linear", rows[i].linear, "linear_c", short_decimal(rows[i].linear_c),
                                                      "linear_stop", drl_probe_stop_name(rows[i].linear_stop), /* how its fit ended */
                                                      "linear_iters", rows[i].linear_iters, "linear_grad_max", (double)rows[i].linear_grad,
@@ -470,7 +476,9 @@ int drl_cli_eval(int argc, char **argv) {
                                                      "labels_100_std", rows[i].few100_sd, "labels_1000", rows[i].few1000,
                                                      "labels_1000_std", rows[i].few1000_sd,
                                                      "labels_100_runs", runs_json(rows[i].few100 >= 0 ? rows[i].few100_runs : NULL, runs),
-                                                     "labels_1000_runs", runs_json(rows[i].few1000 >= 0 ? rows[i].few1000_runs : NULL, runs)));
+                                                     "labels_1000_runs", runs_json(rows[i].few1000 >= 0 ? rows[i].few1000_runs : NULL, runs),
+                                                     "labels_100_capped", rows[i].few100_capped, /* runs at the iteration cap */
+                                                     "labels_1000_capped", rows[i].few1000_capped));
             json_object_set_new(o, "results", arr);
             char *s = json_dumps(o, JSON_INDENT(2));
             puts(s);

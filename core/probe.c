@@ -102,9 +102,10 @@ static void start_point(const drl_probe *p, float *x) {
     memcpy(x + (size_t)p->K * p->D, p->b, (size_t)p->K * sizeof(float));
 }
 
-/* Limited-memory BFGS (history PROBE_M) with a backtracking Armijo line search, from theta = 0
- * (p->W, p->b), until max |gradient| <= cfg->tol, cfg->iters iterations, or no further decrease
- * can be resolved. The objective is strictly convex (l2 > 0), so this reaches its minimum. */
+/* Limited-memory BFGS (history PROBE_M) with a backtracking Armijo line search, from theta =
+ * [p->W | p->b] (zero, or a warm start), until max |gradient| <= cfg->tol, cfg->iters
+ * iterations, or no further decrease can be resolved. The objective is strictly convex (l2 > 0),
+ * so this reaches its minimum. */
 enum { PROBE_M = 10 };
 static int lbfgs(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const problem *pb, float *logits,
                  float *dlog, float *g) {
@@ -342,15 +343,16 @@ static void precond_apply(const precond *m, const float *r, float *z) {
 }
 
 /* Truncated Newton with a backtracking line search (the method liblinear adopted in place of
- * its trust region, Galli & Lin 2021), from theta = 0, until max |gradient| <= cfg->tol,
- * cfg->iters Newton iterations, or no decrease float arithmetic resolves. Each iteration solves
- * H s = -g approximately by preconditioned CG, one Hessian-vector product (the cost of a gradient)
- * per step, stopped by the decrease of the quadratic model q(s) = g·s + ½ s·Hs: once step j gains
- * less than tol_cg / j of q so far (tol_cg = min(0.5, ‖g‖_{B⁻¹}^½): loose far away, tight near
- * the minimum, where the iterations converge superlinearly). Then theta moves by a s, a the first
- * of 1, ½, ¼, ... with f(theta + a s) <= f + 0.01 a g·s; the trials are cheap, since the logits
- * move along the precomputed X s. A trust region (TRON) was used before: on raw pixels its
- * radius, cut by a few poor steps, grew back by a few percent per step — hundreds of iterations.
+ * its trust region, Galli & Lin 2021), from theta = [p->W | p->b] (zero, or a warm start), until
+ * max |gradient| <= cfg->tol, cfg->iters Newton iterations, or no decrease float arithmetic
+ * resolves. Each iteration solves H s = -g approximately by preconditioned CG, one
+ * Hessian-vector product (the cost of a gradient) per step, stopped by the decrease of the
+ * quadratic model q(s) = g·s + ½ s·Hs: once step j gains less than tol_cg / j of q so far
+ * (tol_cg = min(0.5, ‖g‖_{B⁻¹}^½): loose far away, tight near the minimum, where the iterations
+ * converge superlinearly). Then theta moves by a s, a the first of 1, ½, ¼, ... with
+ * f(theta + a s) <= f + 0.01 a g·s; the trials are cheap, since the logits move along the
+ * precomputed X s. A trust region (TRON) was used before: on raw pixels its radius, cut by a few
+ * poor steps, grew back by a few percent per step — hundreds of iterations.
  * Scratch: logits, dlog (N, K), g (K·D + K). */
 static int newton(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const problem *pb, float *logits,
                   float *dlog, float *g) {
@@ -403,13 +405,15 @@ static int newton(drl_err *err, const drl_probe_cfg *cfg, drl_probe *p, const pr
         /* the line search: the logits at theta + a s are L + a U; the penalty is a quadratic in a */
         drl_linear_forward(U, pb->Xs, s, s + kd, (int)pb->N, D, K);
         double ww = 0, ws = 0, ss = 0;
-        for (size_t j = 0; j < kd; j++) ww += (double)x[j] * x[j], ws += (double)x[j] * s[j], ss += (double)s[j] * s[j];
+        for (size_t j = 0; j < kd; j++)
+            ww += (double)x[j] * x[j], ws += (double)x[j] * s[j], ss += (double)s[j] * s[j];
         const double gs = dot(g, s, n), half_l2 = 0.5 * pb->l2 / (double)pb->N;
         double a = 1;
         int ok = 0;
         for (int bt = 0; bt < 40 && gs < 0; bt++, a *= 0.5) {
             for (size_t j = 0; j < nk; j++) logits[j] = L[j] + (float)a * U[j];
-            const double fa = drl_xent_loss(NULL, NULL, logits, pb->y, (int)pb->N, K) + half_l2 * (ww + 2 * a * ws + a * a * ss);
+            const double fa = drl_xent_loss(NULL, NULL, logits, pb->y, (int)pb->N, K) +
+                              half_l2 * (ww + 2 * a * ws + a * a * ss);
             if (fa <= f + 0.01 * a * gs) {
                 ok = 1;
                 break;
@@ -605,7 +609,8 @@ static void shuffle_idx(uint64_t seed, uint32_t *idx, size_t N) {
 int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr, const int *ytr,
                         size_t Ntr, const float *Xte, const int *yte, size_t Nte, int D, int K,
                         size_t per_run, int runs, uint64_t seed, const drl_probe_cv *cv,
-                        double *mean, double *std, float *chosen_c, double *run_acc) {
+                        double *mean, double *std, float *chosen_c, double *run_acc, int *capped) {
+    if (capped) *capped = 0;
     if (per_run < 2 || per_run > Ntr || runs < 1)
         return drl_errf(err, DRL_EINVAL, "probe: few-label run of %zu from %zu rows", per_run, Ntr);
     uint32_t *idx = malloc(Ntr * sizeof(uint32_t));
@@ -640,6 +645,7 @@ int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr
         rc = drl_probe_fit(err, &c, Xs, ys, per_run, D, K, &p);
         if (rc) break;
         double a = drl_probe_accuracy(p, Xte, yte, Nte);
+        if (capped) *capped += p->stop == DRL_PROBE_CAP;
         drl_probe_free(p);
         if (run_acc) run_acc[r] = a;
         s += a;

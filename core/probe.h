@@ -3,9 +3,9 @@
  * Features are standardised (train-set mean / std), then W, b minimise
  *   (1/N) Σ xent(W x_i + b, y_i) + (l2 / 2N) ‖W‖²
  * — the objective of scikit-learn's LogisticRegression(C = 1/l2) up to the factor N — by a
- * trust-region Newton method (or L-BFGS) to a gradient tolerance, so the accuracy reported is
- * that of the minimiser, not of an optimiser stopped early. Newton's preconditioner holds
- * K (D + 1)² doubles (84 MB for a 1,024-number trajectory) while a fit runs. */
+ * truncated Newton method with a line search (or L-BFGS) to a gradient tolerance, so the
+ * accuracy reported is that of the minimiser, not of an optimiser stopped early. Newton's
+ * preconditioner holds K (D + 1)² doubles (84 MB for a 1,024-number trajectory) while a fit runs. */
 #ifndef DRL_PROBE_H
 #define DRL_PROBE_H
 
@@ -35,9 +35,10 @@ enum drl_probe_stop { DRL_PROBE_TOL = 0, DRL_PROBE_FLAT = 1, DRL_PROBE_CAP = 2 }
 /* "tolerance", "flat" or "iteration cap". */
 const char *drl_probe_stop_name(int stop);
 
-/* The solver: trust-region Newton-CG (the default; converges in tens of iterations even for a
- * large C), or L-BFGS (what drl used before 2026-12-05; at large C it may stop at its iteration
- * cap short of the minimiser, which moves test accuracy by a few tenths). */
+/* The solver: Newton-CG with a line search (the default; converges in tens of iterations on
+ * codes even for a large C, in about a hundred on raw pixels), or L-BFGS (what drl used before
+ * 2026-12-05; at large C it may stop at its iteration cap short of the minimiser, which moves
+ * test accuracy by a few tenths). */
 enum drl_probe_solver { DRL_PROBE_NEWTON = 0, DRL_PROBE_LBFGS = 1 };
 
 typedef struct {
@@ -75,12 +76,14 @@ typedef struct {
  * drl_probe_select_c_cv on its own labelled rows before the fit on all of them, so no other label
  * is seen. Returns mean accuracy; *std gets the standard deviation (may be NULL); chosen_c (may
  * be NULL) gets each run's C and run_acc (may be NULL) each run's test accuracy (runs entries
- * each). Run r's labelled rows depend only on (seed, r, Ntr), so two representations of the same
- * images evaluated with the same seed are scored on the same labelled subsets (paired runs). */
+ * each); capped (may be NULL) the number of runs whose fit stopped at cfg->iters before its
+ * tolerance (their accuracy is an approximate minimiser's). Run r's labelled rows depend only on
+ * (seed, r, Ntr), so two representations of the same images evaluated with the same seed are
+ * scored on the same labelled subsets (paired runs). */
 int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr, const int *ytr,
                         size_t Ntr, const float *Xte, const int *yte, size_t Nte, int D, int K,
                         size_t per_run, int runs, uint64_t seed, const drl_probe_cv *cv,
-                        double *mean, double *std, float *chosen_c, double *run_acc);
+                        double *mean, double *std, float *chosen_c, double *run_acc, int *capped);
 
 /* The probe's C (= 1/l2) by validation: a seeded shuffle of X's rows holds out n_val of them, a
  * probe is fitted on the others for each C of grid (ascending, each fit warm-started from the

@@ -144,10 +144,12 @@ for r in o['results']:
     && ok "eval --json lists each run's accuracy, averaging to the mean" || bad "eval per-run: $(head -c 600 "$TMP/ev.json")"
   /usr/bin/python3 -c "
 import json; o = json.load(open('$TMP/ev.json'))
-assert all(r['linear_stop'] in ('tolerance', 'flat') and 0 < r['linear_iters'] <= 1000 and r['linear_grad_max'] >= 0 for r in o['results']), o['results']" \
-    && ok "eval --json says how each linear probe's fit ended" || bad "eval linear_stop: $(head -c 600 "$TMP/ev.json")"
+assert all(r['linear_stop'] in ('tolerance', 'flat') and 0 < r['linear_iters'] <= 1000 and r['linear_grad_max'] >= 0 for r in o['results']), o['results']
+assert all(r['labels_100_capped'] == 0 and r['labels_1000_capped'] == 0 for r in o['results']), o['results']" \
+    && ok "eval --json says how each linear probe's fit ended, and how many few-label fits hit the cap" || bad "eval linear_stop: $(head -c 600 "$TMP/ev.json")"
   expect_rc 0 "eval --probe-iters 2" "$BIN" eval --model "$M" --max-train 300 --max-test 50 --runs 1 --no-pixels --probe-iters 2 --threads 1
   expect_err "stopped after 2 iterations" "a linear probe at the iteration cap is reported"
+  expect_err "100 labels: warning: 1 of 1 runs' fits stopped at the iteration cap" "few-label fits at the iteration cap are reported"
   expect_rc 2 "eval --probe-iters 0" "$BIN" eval --model "$M" --probe-iters 0
   # both solvers reach the same minimiser: the same accuracies, each run says which it used
   expect_rc 0 "eval --probe-solver lbfgs" "$BIN" eval --model "$M" --max-train 1000 --max-test 100 --runs 3 --json --threads 1 --probe-solver lbfgs

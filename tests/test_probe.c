@@ -38,16 +38,23 @@ START_TEST(test_separable) {
     drl_probe_free(p);
 
     double mean = 0, sd = 0;
-    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, N, D, K, 40, 5, 1, NULL, &mean, &sd, NULL, NULL), 0);
+    int capped = -1;
+    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, N, D, K, 40, 5, 1, NULL, &mean, &sd, NULL, NULL, &capped), 0);
     printf("probe: 40 labels, 5 runs: %.4f +- %.4f\n", mean, sd);
     ck_assert_msg(mean > 0.95 && sd >= 0.0, "few-label mean %.4f", mean);
+    ck_assert_int_eq(capped, 0);
+    /* each run's fit reports whether it stopped at the iteration cap */
+    drl_probe_cfg one = cfg;
+    one.iters = 1;
+    ck_assert_int_eq(drl_probe_few_label(&e, &one, X, y, N, Xt, yt, N, D, K, 40, 5, 1, NULL, &mean, NULL, NULL, NULL, &capped), 0);
+    ck_assert_int_eq(capped, 5);
 
     /* Per-run accuracies: their mean and std are the summary, and run r's labelled subset
      * depends only on (seed, r), so fewer runs give the same first runs (paired comparisons). */
     cfg.l2 = 10.0f; /* strong enough that runs differ */
     double acc5[5], acc3[3], m5 = 0, sd5 = 0, m3 = 0;
-    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, N, D, K, 12, 5, 4, NULL, &m5, &sd5, NULL, acc5), 0);
-    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, N, D, K, 12, 3, 4, NULL, &m3, NULL, NULL, acc3), 0);
+    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, N, D, K, 12, 5, 4, NULL, &m5, &sd5, NULL, acc5, NULL), 0);
+    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, N, D, K, 12, 3, 4, NULL, &m3, NULL, NULL, acc3, NULL), 0);
     double s = 0, s2 = 0;
     for (int r = 0; r < 5; r++) s += acc5[r];
     for (int r = 0; r < 5; r++) s2 += (acc5[r] - s / 5) * (acc5[r] - s / 5);
@@ -447,7 +454,7 @@ START_TEST(test_select_c_cv) {
     const int *yt = y + N;
     double m_cv = 0, m_small = 0, sd = 0;
     float chosen[4];
-    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, NT, 4, 3, 100, 4, 9, &cv, &m_cv, &sd, chosen, NULL), 0);
+    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, NT, 4, 3, 100, 4, 9, &cv, &m_cv, &sd, chosen, NULL, NULL), 0);
     for (int i = 0; i < 4; i++) {
         int in_grid = 0;
         for (int g = 0; g < 6; g++) in_grid |= chosen[i] == grid[g];
@@ -455,7 +462,7 @@ START_TEST(test_select_c_cv) {
     }
     drl_probe_cfg strong = cfg;
     strong.l2 = 1000.0f;
-    ck_assert_int_eq(drl_probe_few_label(&e, &strong, X, y, N, Xt, yt, NT, 4, 3, 100, 4, 9, NULL, &m_small, NULL, chosen, NULL), 0);
+    ck_assert_int_eq(drl_probe_few_label(&e, &strong, X, y, N, Xt, yt, NT, 4, 3, 100, 4, 9, NULL, &m_small, NULL, chosen, NULL, NULL), 0);
     ck_assert_float_eq(chosen[0], 0.001f);
     printf("probe: 100 labels, 4 runs: C by CV %.3f, C = 0.001 %.3f\n", m_cv, m_small);
     ck_assert_msg(m_cv > m_small + 0.2, "cross-validated C %.3f vs C = 0.001 %.3f", m_cv, m_small);
@@ -480,7 +487,7 @@ START_TEST(test_select_c_cv) {
     /* refused: too few or too many folds, an empty grid */
     const drl_probe_cv one = {grid, 6, 1}, many = {grid, 6, 101}, none = {grid, 0, 5};
     ck_assert_int_ne(drl_probe_select_c_cv(&e, &cfg, X, y, 150, 4, 3, &one, 4, &c1, NULL), 0);
-    ck_assert_int_ne(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, NT, 4, 3, 100, 1, 9, &many, &m_cv, NULL, NULL, NULL), 0);
+    ck_assert_int_ne(drl_probe_few_label(&e, &cfg, X, y, N, Xt, yt, NT, 4, 3, 100, 1, 9, &many, &m_cv, NULL, NULL, NULL, NULL), 0);
     ck_assert_ptr_nonnull(strstr(e.msg, "folds"));
     ck_assert_int_ne(drl_probe_select_c_cv(&e, &cfg, X, y, 150, 4, 3, &none, 4, &c1, NULL), 0);
     free(X), free(y);
@@ -512,7 +519,7 @@ START_TEST(test_bad_inputs) {
     ck_assert_ptr_null(p);
     double m;
     int yy[2] = {0, 1};
-    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, yy, 2, X, yy, 2, 2, 2, 5, 1, 1, NULL, &m, NULL, NULL, NULL), DRL_EINVAL);
+    ck_assert_int_eq(drl_probe_few_label(&e, &cfg, X, yy, 2, X, yy, 2, 2, 2, 5, 1, 1, NULL, &m, NULL, NULL, NULL, NULL), DRL_EINVAL);
     drl_probe_free(NULL);
 }
 END_TEST
