@@ -418,6 +418,12 @@ int drl_jobs_promote(drl_proto_error *e, drl_jobs *j, const char *id, char **jso
     drl_sha256_hex(dig, hex);
     free(buf);
     iso_now(when, sizeof when);
+    /* the version replaced, taken before the manifest is published: the manifest watcher may
+     * load the new model before this thread does */
+    char prev[13] = "";
+    drl_served *was = drl_registry_acquire(j->cfg.reg);
+    if (was) snprintf(prev, sizeof prev, "%s", was->version);
+    drl_registry_release(j->cfg.reg, was);
     json_t *mf = json_pack("{s:s, s:s, s:s%, s:s, s:s}", "path", dst, "sha256", hex, "version", hex, (size_t)12, "job", id,
                            "promoted_at", when);
     char *text = json_dumps(mf, JSON_INDENT(1));
@@ -425,10 +431,10 @@ int drl_jobs_promote(drl_proto_error *e, drl_jobs *j, const char *id, char **jso
     rc = text ? drl_file_write_atomic(&err, manifest, text, strlen(text)) : drl_errf(&err, DRL_ENOMEM, "out of memory");
     free(text);
     if (rc) return drl_proto_errorf(e, 500, "internal", "writing the manifest: %s", err.msg);
-    char prev[13] = "";
-    rc = drl_registry_load(&err, j->cfg.reg, dst, j->served_name, prev);
-    drl_metrics_reload(j->cfg.metrics, rc == 0);
-    if (rc) return drl_proto_errorf(e, rc == DRL_EBUSY ? 409 : 422, rc == DRL_EBUSY ? "conflict" : "bad_checkpoint", "%s", err.msg);
+    int loaded = 0;
+    rc = drl_registry_ensure(&err, j->cfg.reg, dst, j->served_name, hex, &loaded);
+    if (loaded) drl_metrics_reload(j->cfg.metrics, rc == 0);
+    if (rc) return drl_proto_errorf(e, 422, "bad_checkpoint", "%s", err.msg);
     drl_served *sv = drl_registry_acquire(j->cfg.reg);
     json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "job", id, "model", sv->name, "version", sv->version,
                           "previous_version", prev, "generation", (json_int_t)sv->generation, "path", dst);

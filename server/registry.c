@@ -12,6 +12,7 @@
 void drl_registry_init(drl_registry *r) {
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->idle, NULL);
 }
 
 static void served_free(drl_served *s) {
@@ -27,6 +28,7 @@ void drl_registry_release_all(drl_registry *r) {
     int last = s && --s->refs == 0;
     pthread_mutex_unlock(&r->mu);
     if (last) served_free(s);
+    pthread_cond_destroy(&r->idle);
     pthread_mutex_destroy(&r->mu);
 }
 
@@ -91,16 +93,14 @@ static void describe(drl_served *s) {
     p->variational = c->variational;
 }
 
-int drl_registry_load(drl_err *err, drl_registry *r, const char *path, const char *name,
-                      char prev_version[13]) {
-    pthread_mutex_lock(&r->mu);
-    if (r->loading) {
-        pthread_mutex_unlock(&r->mu);
-        return drl_errf(err, DRL_EBUSY, "a model load is already running");
-    }
-    r->loading = 1;
-    pthread_mutex_unlock(&r->mu);
+/* Ends the load this thread claimed (r->loading) and wakes the callers waiting for it. */
+static void load_done(drl_registry *r) {
+    r->loading = 0;
+    pthread_cond_broadcast(&r->idle);
+}
 
+/* The load itself, once the caller has claimed r->loading. */
+static int load_claimed(drl_err *err, drl_registry *r, const char *path, const char *name, char prev_version[13]) {
     int rc = 0;
     drl_served *s = calloc(1, sizeof *s);
     struct stat st;
@@ -119,7 +119,7 @@ int drl_registry_load(drl_err *err, drl_registry *r, const char *path, const cha
     if (rc) {
         served_free(s);
         pthread_mutex_lock(&r->mu);
-        r->loading = 0;
+        load_done(r);
         pthread_mutex_unlock(&r->mu);
         return rc;
     }
@@ -138,9 +138,36 @@ int drl_registry_load(drl_err *err, drl_registry *r, const char *path, const cha
     drl_served *old = r->current;
     if (prev_version) snprintf(prev_version, 13, "%s", old ? old->version : "");
     r->current = s;
-    r->loading = 0;
+    load_done(r);
     int last = old && --old->refs == 0;
     pthread_mutex_unlock(&r->mu);
     if (last) served_free(old);
     return 0;
+}
+
+int drl_registry_load(drl_err *err, drl_registry *r, const char *path, const char *name,
+                      char prev_version[13]) {
+    pthread_mutex_lock(&r->mu);
+    if (r->loading) {
+        pthread_mutex_unlock(&r->mu);
+        return drl_errf(err, DRL_EBUSY, "a model load is already running");
+    }
+    r->loading = 1;
+    pthread_mutex_unlock(&r->mu);
+    return load_claimed(err, r, path, name, prev_version);
+}
+
+int drl_registry_ensure(drl_err *err, drl_registry *r, const char *path, const char *name, const char sha256[65],
+                        int *loaded) {
+    *loaded = 0;
+    pthread_mutex_lock(&r->mu);
+    while (r->loading) pthread_cond_wait(&r->idle, &r->mu);
+    if (r->current && !strcmp(r->current->sha256, sha256)) {
+        pthread_mutex_unlock(&r->mu);
+        return 0;
+    }
+    r->loading = 1;
+    pthread_mutex_unlock(&r->mu);
+    *loaded = 1;
+    return load_claimed(err, r, path, name, NULL);
 }

@@ -4,7 +4,7 @@
  * Workers take a reference for the duration of one batch (drl_registry_acquire/release); a
  * reload loads, checks and warms the new model outside the lock, then swaps the pointer. The old
  * model is freed when its last reference goes, so requests in flight finish on the model they
- * started with and nothing ever waits for a load. */
+ * started with and no request ever waits for a load (only a promotion, drl_registry_ensure, waits for a running one). */
 #ifndef DRL_SERVER_REGISTRY_H
 #define DRL_SERVER_REGISTRY_H
 
@@ -30,6 +30,7 @@ typedef struct {
     drl_served *current;  /* NULL until the first load succeeds */
     long generation;
     int loading;          /* a load is running (a second one gets DRL_EBUSY from load) */
+    pthread_cond_t idle;  /* signalled when a load ends */
 } drl_registry;
 
 void drl_registry_init(drl_registry *r);
@@ -41,6 +42,14 @@ void drl_registry_release_all(drl_registry *r);
  * a bad checkpoint, or DRL_EBUSY when another load is running. */
 int drl_registry_load(drl_err *err, drl_registry *r, const char *path, const char *name,
                       char prev_version[13]);
+
+/* Makes the file at path, whose sha256 (hex) the caller knows, the current model: waits for a
+ * running load instead of refusing, and loads nothing when the current model already has that
+ * sha256 (another loader, such as the manifest watcher, got there first). *loaded says whether
+ * this call loaded (1, also when that load failed) or found the model current (0). Returns 0 or
+ * load's errors other than DRL_EBUSY. */
+int drl_registry_ensure(drl_err *err, drl_registry *r, const char *path, const char *name, const char sha256[65],
+                        int *loaded);
 
 /* A reference to the current model (NULL before the first load); give it back with release. */
 drl_served *drl_registry_acquire(drl_registry *r);
