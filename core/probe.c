@@ -661,20 +661,24 @@ done:
 }
 
 int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
-                       size_t N, int D, int K, const float *grid, int ngrid, size_t n_val,
+                       size_t N, int D, int K, const float *grid, int ngrid, int extend, size_t n_val,
                        uint64_t seed, float *best_c, double *val_acc, drl_probe **best_fit) {
     if (best_fit) *best_fit = NULL;
     if (n_val < 1 || n_val >= N)
         return drl_errf(err, DRL_EINVAL, "probe: validation split of %zu from %zu rows", n_val, N);
     if (!best_c) return drl_errf(err, DRL_EINVAL, "probe: no place for the chosen C");
+    if (extend < 0) return drl_errf(err, DRL_EINVAL, "probe: %d extensions of the grid", extend);
     int rc = check_grid(err, grid, ngrid);
     if (rc) return rc;
+    const int cap = ngrid + extend;
     uint32_t *idx = malloc(N * sizeof(uint32_t));
     float *Xf = malloc(N * (size_t)D * sizeof(float));
     int *yf = malloc(N * sizeof(int));
-    double *correct = calloc((size_t)ngrid, sizeof(double));
-    drl_probe **fits = calloc((size_t)ngrid, sizeof(drl_probe *));
-    if (!idx || !Xf || !yf || !correct || !fits) {
+    float *cs = malloc((size_t)cap * sizeof(float));
+    double *correct = calloc((size_t)cap, sizeof(double));
+    drl_probe **fits = calloc((size_t)cap, sizeof(drl_probe *));
+    int n = ngrid; /* values of C scored */
+    if (!idx || !Xf || !yf || !cs || !correct || !fits) {
         rc = drl_errf(err, DRL_ENOMEM, "probe: out of memory");
         goto done;
     }
@@ -683,14 +687,26 @@ int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, c
         memcpy(Xf + i * D, X + (size_t)idx[i] * D, (size_t)D * sizeof(float));
         yf[i] = y[idx[i]];
     }
-    rc = score_grid(err, cfg, Xf, yf, N - n_val, N, D, K, grid, ngrid, correct, fits);
-    if (!rc) *best_c = best_of(grid, ngrid, correct, n_val, val_acc);
-    for (int g = 0; g < ngrid && fits; g++) {
-        if (!rc && best_fit && grid[g] == *best_c) *best_fit = fits[g];
+    memcpy(cs, grid, (size_t)ngrid * sizeof(float));
+    rc = score_grid(err, cfg, Xf, yf, N - n_val, N, D, K, cs, ngrid, correct, fits);
+    if (!rc) *best_c = best_of(cs, n, correct, n_val, NULL);
+    while (!rc && n < cap && *best_c == cs[n - 1] && isfinite(cs[n - 1] * 10.0f)) {
+        drl_probe_cfg c = *cfg;
+        c.warm = fits[n - 1];
+        cs[n] = cs[n - 1] * 10.0f;
+        rc = score_grid(err, &c, Xf, yf, N - n_val, N, D, K, cs + n, 1, correct + n, fits + n);
+        if (!rc) *best_c = best_of(cs, ++n, correct, n_val, NULL);
+    }
+    if (!rc && val_acc) {
+        best_of(cs, n, correct, n_val, val_acc);
+        for (int g = n; g < cap; g++) val_acc[g] = -1;
+    }
+    for (int g = 0; g < cap && fits; g++) {
+        if (!rc && best_fit && g < n && cs[g] == *best_c) *best_fit = fits[g];
         else drl_probe_free(fits[g]);
     }
 done:
-    free(idx), free(Xf), free(yf), free(correct), free(fits);
+    free(idx), free(Xf), free(yf), free(cs), free(correct), free(fits);
     return rc;
 }
 

@@ -350,7 +350,7 @@ static float select_on(const char *what, uint64_t seed, size_t N, int D, int inf
     ck_assert_ptr_nonnull(*X);
     ck_assert_ptr_nonnull(*y);
     informative(&r, N, D, inf, *X, *y);
-    ck_assert_int_eq(drl_probe_select_c(&e, &cfg, *X, *y, N, D, 3, grid, ng, nval, 5, &c, acc, NULL), 0);
+    ck_assert_int_eq(drl_probe_select_c(&e, &cfg, *X, *y, N, D, 3, grid, ng, 0, nval, 5, &c, acc, NULL), 0);
     printf("probe: select C, %s:", what);
     for (int g = 0; g < ng; g++) printf(" %g: %.3f", grid[g], acc[g]);
     printf(" -> %g\n", c);
@@ -369,7 +369,7 @@ START_TEST(test_select_c) {
         enum { N = 150, D = 120 };
         const float c1 = select_on("150 rows x 120 features (6 informative)", 21, N, D, 6, 50, grid,
                                    ng, acc, &X, &y);
-        ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 50, 5, &c2, NULL, NULL), 0);
+        ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, 50, 5, &c2, NULL, NULL), 0);
         ck_assert_float_eq(c1, c2);
         int best = 0;
         for (int g = 1; g < ng; g++)
@@ -386,16 +386,63 @@ START_TEST(test_select_c) {
         ck_assert_msg(c1 >= 0.1f, "chose C = %g on well-determined data", c1);
         ck_assert_msg(acc[0] < acc[3], "C = 0.001 should underfit");
         /* refused: no rows left to fit or none to validate, C <= 0, an unsorted grid */
-        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, N, 5, &c2, NULL, NULL), 0);
-        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, 5, &c2, NULL, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, N, 5, &c2, NULL, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, 0, 5, &c2, NULL, NULL), 0);
         const float bad[] = {1.0f, 0.0f};
-        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, bad, 2, 500, 5, &c2, NULL, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, bad, 2, 0, 500, 5, &c2, NULL, NULL), 0);
         ck_assert_ptr_nonnull(strstr(e.msg, "C must be positive"));
         const float unsorted[] = {10.0f, 1.0f};
-        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, unsorted, 2, 500, 5, &c2, NULL, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, unsorted, 2, 0, 500, 5, &c2, NULL, NULL), 0);
         ck_assert_ptr_nonnull(strstr(e.msg, "ascending"));
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, -1, 500, 5, &c2, NULL, NULL), 0);
         free(X), free(y);
     }
+}
+END_TEST
+
+/* The grid goes on past its largest C while that C wins: started from C = 0.001 alone on data
+ * where C >= 0.1 wins, it must climb, by factors of 10, exactly as long as its last value is
+ * the best so far, and return the best of what it scored. When the largest C does not win,
+ * nothing is added. */
+START_TEST(test_select_c_extends) {
+    enum { N = 3000, D = 6, EXTRA = 5 };
+    drl_err e = {0};
+    drl_probe_cfg cfg = drl_probe_defaults();
+    drl_rng r;
+    drl_rng_seed(&r, 22);
+    float *X = malloc(N * (size_t)D * sizeof(float)), c = 0;
+    int *y = malloc(N * sizeof(int));
+    ck_assert_ptr_nonnull(X);
+    ck_assert_ptr_nonnull(y);
+    informative(&r, N, D, D, X, y);
+    const float start = 0.001f;
+    double acc[1 + EXTRA];
+    drl_probe *fit = NULL;
+    ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, &start, 1, EXTRA, 500, 5, &c, acc, &fit), 0);
+    ck_assert_ptr_nonnull(fit);
+    int n = 0;
+    while (n < 1 + EXTRA && acc[n] >= 0) n++;
+    printf("probe: select C from 0.001 upwards:");
+    for (int g = 0; g < n; g++) printf(" %.3f", acc[g]);
+    printf(" -> %g (%d scored)\n", c, n);
+    for (int g = n; g < 1 + EXTRA; g++) ck_assert_msg(acc[g] == -1, "unscored entry %d is %g", g, acc[g]);
+    ck_assert_msg(n >= 3, "stopped after %d values where C >= 0.1 wins", n);
+    float cg = start, best_c = start;
+    int best = 0;
+    for (int g = 1; g < n; g++) { /* each new value was scored only because the last one led */
+        ck_assert_msg(best == g - 1, "C %d scored though C %d led", g, best);
+        cg *= 10.0f;
+        if (acc[g] > acc[best]) best = g, best_c = cg;
+    }
+    ck_assert_msg(n == 1 + EXTRA || best != n - 1, "stopped while the last value led");
+    ck_assert_float_eq(c, best_c);
+    drl_probe_free(fit);
+    /* the largest C of a grid that does not win: no extension */
+    static const float grid[] = {0.1f, 1.0f, 10.0f, 100.0f, 1000.0f, 10000.0f};
+    double acc2[8];
+    ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, 6, 2, 500, 5, &c, acc2, NULL), 0);
+    if (c < 10000.0f) ck_assert_msg(acc2[6] == -1 && acc2[7] == -1, "extended though C = %g won", c);
+    free(X), free(y);
 }
 END_TEST
 
@@ -534,6 +581,7 @@ int main(void) {
     tcase_add_test(tc, test_newton_at_large_c);
     tcase_add_test(tc, test_newton_wide);
     tcase_add_test(tc, test_select_c);
+    tcase_add_test(tc, test_select_c_extends);
     tcase_add_test(tc, test_select_c_cv);
     tcase_add_test(tc, test_bad_inputs);
     suite_add_tcase(s, tc);
