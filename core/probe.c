@@ -661,13 +661,14 @@ done:
 }
 
 int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
-                       size_t N, int D, int K, const float *grid, int ngrid, int extend, size_t n_val,
-                       uint64_t seed, float *best_c, double *val_acc, drl_probe **best_fit) {
+                       size_t N, int D, int K, const float *grid, int ngrid, int patience, int extend,
+                       size_t n_val, uint64_t seed, float *best_c, double *val_acc, drl_probe **best_fit) {
     if (best_fit) *best_fit = NULL;
     if (n_val < 1 || n_val >= N)
         return drl_errf(err, DRL_EINVAL, "probe: validation split of %zu from %zu rows", n_val, N);
     if (!best_c) return drl_errf(err, DRL_EINVAL, "probe: no place for the chosen C");
-    if (extend < 0) return drl_errf(err, DRL_EINVAL, "probe: %d extensions of the grid", extend);
+    if (extend < 0 || patience < 0)
+        return drl_errf(err, DRL_EINVAL, "probe: grid search with patience %d and %d extensions", patience, extend);
     int rc = check_grid(err, grid, ngrid);
     if (rc) return rc;
     const int cap = ngrid + extend;
@@ -677,7 +678,7 @@ int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, c
     float *cs = malloc((size_t)cap * sizeof(float));
     double *correct = calloc((size_t)cap, sizeof(double));
     drl_probe **fits = calloc((size_t)cap, sizeof(drl_probe *));
-    int n = ngrid; /* values of C scored */
+    int n = 0; /* values of C scored */
     if (!idx || !Xf || !yf || !cs || !correct || !fits) {
         rc = drl_errf(err, DRL_ENOMEM, "probe: out of memory");
         goto done;
@@ -688,9 +689,19 @@ int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, c
         yf[i] = y[idx[i]];
     }
     memcpy(cs, grid, (size_t)ngrid * sizeof(float));
-    rc = score_grid(err, cfg, Xf, yf, N - n_val, N, D, K, cs, ngrid, correct, fits);
+    /* the sweep, one C at a time (each warm-started from the last), while the accuracy has not
+     * fallen `patience` times running */
+    int falls = 0;
+    n = 0;
+    while (!rc && n < ngrid && (!patience || falls < patience)) {
+        drl_probe_cfg c = *cfg;
+        if (n) c.warm = fits[n - 1];
+        rc = score_grid(err, &c, Xf, yf, N - n_val, N, D, K, cs + n, 1, correct + n, fits + n);
+        falls = n && correct[n] < correct[n - 1] ? falls + 1 : 0;
+        n++;
+    }
     if (!rc) *best_c = best_of(cs, n, correct, n_val, NULL);
-    while (!rc && n < cap && *best_c == cs[n - 1] && isfinite(cs[n - 1] * 10.0f)) {
+    while (!rc && n >= ngrid && n < cap && *best_c == cs[n - 1] && isfinite(cs[n - 1] * 10.0f)) {
         drl_probe_cfg c = *cfg;
         c.warm = fits[n - 1];
         cs[n] = cs[n - 1] * 10.0f;

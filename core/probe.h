@@ -88,15 +88,19 @@ int drl_probe_few_label(drl_err *err, const drl_probe_cfg *cfg, const float *Xtr
 /* The probe's C (= 1/l2) by validation: a seeded shuffle of X's rows holds out n_val of them, a
  * probe is fitted on the others for each C of grid (ascending, each fit warm-started from the
  * previous C's), and *best_c gets the C with the highest accuracy on the held-out rows (ties: the
- * smaller C). When the grid's largest C wins the optimum may lie beyond it: with extend > 0 the
- * grid goes on by factors of 10 (10 C, 100 C, ..., at most extend more values, each warm-started
- * from the last) while its last value is the best. val_acc (may be NULL; ngrid + extend entries)
- * gets each C's accuracy, -1 for the extensions not scored. best_fit (may be NULL) gets the probe
- * fitted at *best_c — a warm start for the refit on all rows; the caller frees it. cfg gives the
- * other settings. The test set is never seen. */
+ * smaller C). The grid may be searched rather than swept (both 0: every C of it):
+ *  - patience > 0: the sweep stops once the accuracy has fallen at `patience` successive values
+ *    of C (each lower than the one before) — past the peak, the larger C left are the slowest fits
+ *    (raw pixels at C = 100: half an hour on the full split) and would not be chosen;
+ *  - extend > 0: when the grid's largest C wins the optimum may lie beyond it, so the grid goes on
+ *    by factors of 10 (10 C, 100 C, ..., at most extend more values) while its last value is the
+ *    best.
+ * val_acc (may be NULL; ngrid + extend entries) gets each C's accuracy, -1 for those not scored.
+ * best_fit (may be NULL) gets the probe fitted at *best_c — a warm start for the refit on all
+ * rows; the caller frees it. cfg gives the other settings. The test set is never seen. */
 int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, const int *y,
-                       size_t N, int D, int K, const float *grid, int ngrid, int extend, size_t n_val,
-                       uint64_t seed, float *best_c, double *val_acc, drl_probe **best_fit);
+                       size_t N, int D, int K, const float *grid, int ngrid, int patience, int extend,
+                       size_t n_val, uint64_t seed, float *best_c, double *val_acc, drl_probe **best_fit);
 
 /* The same by k-fold cross-validation, for few rows: after a seeded shuffle, row i belongs to
  * fold i mod folds; each fold is scored by probes fitted on the other folds (warm-started along

@@ -350,7 +350,7 @@ static float select_on(const char *what, uint64_t seed, size_t N, int D, int inf
     ck_assert_ptr_nonnull(*X);
     ck_assert_ptr_nonnull(*y);
     informative(&r, N, D, inf, *X, *y);
-    ck_assert_int_eq(drl_probe_select_c(&e, &cfg, *X, *y, N, D, 3, grid, ng, 0, nval, 5, &c, acc, NULL), 0);
+    ck_assert_int_eq(drl_probe_select_c(&e, &cfg, *X, *y, N, D, 3, grid, ng, 0, 0, nval, 5, &c, acc, NULL), 0);
     printf("probe: select C, %s:", what);
     for (int g = 0; g < ng; g++) printf(" %g: %.3f", grid[g], acc[g]);
     printf(" -> %g\n", c);
@@ -369,7 +369,7 @@ START_TEST(test_select_c) {
         enum { N = 150, D = 120 };
         const float c1 = select_on("150 rows x 120 features (6 informative)", 21, N, D, 6, 50, grid,
                                    ng, acc, &X, &y);
-        ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, 50, 5, &c2, NULL, NULL), 0);
+        ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, 0, 50, 5, &c2, NULL, NULL), 0);
         ck_assert_float_eq(c1, c2);
         int best = 0;
         for (int g = 1; g < ng; g++)
@@ -386,17 +386,49 @@ START_TEST(test_select_c) {
         ck_assert_msg(c1 >= 0.1f, "chose C = %g on well-determined data", c1);
         ck_assert_msg(acc[0] < acc[3], "C = 0.001 should underfit");
         /* refused: no rows left to fit or none to validate, C <= 0, an unsorted grid */
-        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, N, 5, &c2, NULL, NULL), 0);
-        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, 0, 5, &c2, NULL, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, 0, N, 5, &c2, NULL, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, 0, 0, 5, &c2, NULL, NULL), 0);
         const float bad[] = {1.0f, 0.0f};
-        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, bad, 2, 0, 500, 5, &c2, NULL, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, bad, 2, 0, 0, 500, 5, &c2, NULL, NULL), 0);
         ck_assert_ptr_nonnull(strstr(e.msg, "C must be positive"));
         const float unsorted[] = {10.0f, 1.0f};
-        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, unsorted, 2, 0, 500, 5, &c2, NULL, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, unsorted, 2, 0, 0, 500, 5, &c2, NULL, NULL), 0);
         ck_assert_ptr_nonnull(strstr(e.msg, "ascending"));
-        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, -1, 500, 5, &c2, NULL, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, 0, -1, 500, 5, &c2, NULL, NULL), 0);
+        ck_assert_int_ne(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, ng, -1, 0, 500, 5, &c2, NULL, NULL), 0);
         free(X), free(y);
     }
+}
+END_TEST
+
+/* With patience p the sweep is the full sweep's first values (the same chain of warm-started
+ * fits), cut where the accuracy has first fallen p times running. */
+START_TEST(test_select_c_patience) {
+    static const float grid[] = {0.001f, 0.01f, 0.1f, 1.0f, 10.0f, 100.0f};
+    enum { NG = 6, N = 150, D = 120 };
+    double full[NG], acc[NG];
+    float *X, c = 0;
+    int *y;
+    const float c_full = select_on("150 rows x 120 features, full sweep", 21, N, D, 6, 50, grid, NG, full, &X, &y);
+    drl_err e = {0};
+    drl_probe_cfg cfg = drl_probe_defaults();
+    int stopped_early = 0;
+    for (int p = 1; p <= 3; p++) {
+        ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, NG, p, 0, 50, 5, &c, acc, NULL), 0);
+        int want = NG, falls = 0; /* values the sweep should score */
+        for (int g = 1; g < NG && want == NG; g++)
+            if ((falls = full[g] < full[g - 1] ? falls + 1 : 0) == p) want = g + 1;
+        int best = 0;
+        for (int g = 0; g < NG; g++) {
+            if (g < want) ck_assert_msg(acc[g] == full[g], "patience %d, C %g: %g vs %g in the full sweep", p, grid[g], acc[g], full[g]);
+            else ck_assert_msg(acc[g] == -1, "patience %d: C %g scored after %d falls", p, grid[g], p);
+            if (g < want && full[g] > full[best]) best = g;
+        }
+        ck_assert_float_eq(c, grid[best]);
+        stopped_early |= want < NG;
+    }
+    ck_assert_msg(stopped_early, "no patience stopped the sweep on data whose accuracy falls after C = %g", c_full);
+    free(X), free(y);
 }
 END_TEST
 
@@ -418,7 +450,7 @@ START_TEST(test_select_c_extends) {
     const float start = 0.001f;
     double acc[1 + EXTRA];
     drl_probe *fit = NULL;
-    ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, &start, 1, EXTRA, 500, 5, &c, acc, &fit), 0);
+    ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, &start, 1, 0, EXTRA, 500, 5, &c, acc, &fit), 0);
     ck_assert_ptr_nonnull(fit);
     int n = 0;
     while (n < 1 + EXTRA && acc[n] >= 0) n++;
@@ -440,7 +472,7 @@ START_TEST(test_select_c_extends) {
     /* the largest C of a grid that does not win: no extension */
     static const float grid[] = {0.1f, 1.0f, 10.0f, 100.0f, 1000.0f, 10000.0f};
     double acc2[8];
-    ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, 6, 2, 500, 5, &c, acc2, NULL), 0);
+    ck_assert_int_eq(drl_probe_select_c(&e, &cfg, X, y, N, D, 3, grid, 6, 0, 2, 500, 5, &c, acc2, NULL), 0);
     if (c < 10000.0f) ck_assert_msg(acc2[6] == -1 && acc2[7] == -1, "extended though C = %g won", c);
     free(X), free(y);
 }
@@ -582,6 +614,7 @@ int main(void) {
     tcase_add_test(tc, test_newton_wide);
     tcase_add_test(tc, test_select_c);
     tcase_add_test(tc, test_select_c_extends);
+    tcase_add_test(tc, test_select_c_patience);
     tcase_add_test(tc, test_select_c_cv);
     tcase_add_test(tc, test_bad_inputs);
     suite_add_tcase(s, tc);
