@@ -689,23 +689,16 @@ int drl_probe_select_c(drl_err *err, const drl_probe_cfg *cfg, const float *X, c
         yf[i] = y[idx[i]];
     }
     memcpy(cs, grid, (size_t)ngrid * sizeof(float));
-    /* the sweep, one C at a time (each warm-started from the last), while the accuracy has not
-     * fallen `patience` times running */
+    /* one C at a time, each fit warm-started from the last: the grid while the accuracy has not
+     * fallen `patience` times running, then its extensions while the last C is the best */
     int falls = 0;
-    n = 0;
-    while (!rc && n < ngrid && (!patience || falls < patience)) {
+    while (!rc && n < cap) {
+        if (n < ngrid ? patience && falls >= patience : *best_c != cs[n - 1] || !isfinite(cs[n - 1] * 10.0f)) break;
+        if (n >= ngrid) cs[n] = cs[n - 1] * 10.0f;
         drl_probe_cfg c = *cfg;
         if (n) c.warm = fits[n - 1];
         rc = score_grid(err, &c, Xf, yf, N - n_val, N, D, K, cs + n, 1, correct + n, fits + n);
         falls = n && correct[n] < correct[n - 1] ? falls + 1 : 0;
-        n++;
-    }
-    if (!rc) *best_c = best_of(cs, n, correct, n_val, NULL);
-    while (!rc && n >= ngrid && n < cap && *best_c == cs[n - 1] && isfinite(cs[n - 1] * 10.0f)) {
-        drl_probe_cfg c = *cfg;
-        c.warm = fits[n - 1];
-        cs[n] = cs[n - 1] * 10.0f;
-        rc = score_grid(err, &c, Xf, yf, N - n_val, N, D, K, cs + n, 1, correct + n, fits + n);
         if (!rc) *best_c = best_of(cs, ++n, correct, n_val, NULL);
     }
     if (!rc && val_acc) {
