@@ -38,9 +38,12 @@ static const char *usage_text =
     "  --code-t-range A,B   the score net sees the code only at t in [A, B] (a zero code\n"
     "                       elsewhere): level of detail with a score net trained on all t\n"
     "  --tdist uniform|sigma_uniform   t uniform (log-sigma uniform for VE) or sigma uniform\n"
-    "  --weighting sigma2|min_snr   loss weight over t: the paper's lambda(t) = sigma^2, or\n"
-    "                       min-SNR (low-noise times, where the code is barely needed, weigh\n"
-    "                       min(1, gamma sigma^2 / alpha^2) as much; --snr-gamma G, default 5)\n"
+    "  --weighting sigma2|min_snr|truncated_snr   loss weight over t: the paper's lambda(t) =\n"
+    "                       sigma^2; min-SNR (low-noise times, where the code is barely needed,\n"
+    "                       weigh min(1, gamma sigma^2 / alpha^2) as much; --snr-gamma G,\n"
+    "                       default 5); or truncated SNR (high-noise times weigh\n"
+    "                       max(1, sigma^2 / alpha^2) as much: the implied clean image's error\n"
+    "                       counts there as much as at sigma/alpha = 1, coarser codes)\n"
     "  --time-cond          time-conditioned encoder E(x0, t) (the time-indexed latent)\n"
     "  --variational        VDRL: probabilistic encoder with KL regulariser (set --lambda-z)\n"
     "  --reg none|l1|kl     latent regulariser, weight --lambda-z L\n"
@@ -165,7 +168,8 @@ int drl_cli_train(int argc, char **argv) {
             NEED();
             if (!strcmp(v, "sigma2")) cfg.model.weighting = DRL_WEIGHT_SIGMA2;
             else if (!strcmp(v, "min_snr")) cfg.model.weighting = DRL_WEIGHT_MIN_SNR;
-            else { fprintf(stderr, "drl train: --weighting must be sigma2 or min_snr\n"); return DRL_EXIT_USAGE; }
+            else if (!strcmp(v, "truncated_snr")) cfg.model.weighting = DRL_WEIGHT_TRUNC_SNR;
+            else { fprintf(stderr, "drl train: --weighting must be sigma2, min_snr or truncated_snr\n"); return DRL_EXIT_USAGE; }
         } else if (!strcmp(a, "--snr-gamma")) FLTV(cfg.model.snr_gamma);
         else if (!strcmp(a, "--time-cond")) cfg.model.time_cond = 1;
         else if (!strcmp(a, "--autoencoder")) cfg.model.mode = DRL_MODE_AE;

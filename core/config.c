@@ -42,7 +42,9 @@ drl_config drl_config_defaults(void) {
 
 const char *drl_sde_name(drl_sde_kind k) { return k == DRL_SDE_VP ? "vp" : "ve"; }
 const char *drl_tdist_name(drl_tdist k) { return k == DRL_TDIST_SIGMA_UNIFORM ? "sigma_uniform" : "uniform"; }
-const char *drl_weighting_name(drl_weighting k) { return k == DRL_WEIGHT_MIN_SNR ? "min_snr" : "sigma2"; }
+const char *drl_weighting_name(drl_weighting k) {
+    return k == DRL_WEIGHT_MIN_SNR ? "min_snr" : k == DRL_WEIGHT_TRUNC_SNR ? "truncated_snr" : "sigma2";
+}
 const char *drl_reg_name(drl_reg k) { return k == DRL_REG_L1 ? "l1" : k == DRL_REG_KL ? "kl" : "none"; }
 const char *drl_mode_name(drl_mode k) { return k == DRL_MODE_AE ? "autoencoder" : "drl"; }
 
@@ -174,7 +176,7 @@ int drl_config_from_json(drl_err *err, const char *json, drl_config *c) {
     static const char *const tdists[] = {"uniform", "sigma_uniform"};
     static const char *const regs[] = {"none", "l1", "kl"};
     static const char *const modes[] = {"drl", "autoencoder"};
-    static const char *const weightings[] = {"sigma2", "min_snr"};
+    static const char *const weightings[] = {"sigma2", "min_snr", "truncated_snr"};
     const char *key;
     json_t *v;
     int rc = 0, e = 0;
@@ -206,7 +208,7 @@ int drl_config_from_json(drl_err *err, const char *json, drl_config *c) {
         else if (!strcmp(key, "code_t_min")) rc = get_float(err, v, key, &c->code_t_min);
         else if (!strcmp(key, "code_t_max")) rc = get_float(err, v, key, &c->code_t_max);
         else if (!strcmp(key, "snr_gamma")) rc = get_float(err, v, key, &c->snr_gamma);
-        else if (!strcmp(key, "weighting")) { rc = get_enum(err, v, key, weightings, 2, &e); c->weighting = (drl_weighting)e; }
+        else if (!strcmp(key, "weighting")) { rc = get_enum(err, v, key, weightings, 3, &e); c->weighting = (drl_weighting)e; }
         else if (!strcmp(key, "tdist")) { rc = get_enum(err, v, key, tdists, 2, &e); c->tdist = (drl_tdist)e; }
         else rc = drl_errf(err, DRL_EINVAL, "config: unknown key \"%s\"", key);
         if (rc) break;

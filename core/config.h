@@ -23,6 +23,12 @@ typedef enum {
     DRL_WEIGHT_MIN_SNR = 1, /* λ(t) = σ(t)² min(1, γ/SNR(t)), SNR = α²/σ² (Hang et al. 2023):
                              * low-noise times, where the noisy image already holds almost
                              * everything and the code is barely needed, weigh less */
+    DRL_WEIGHT_TRUNC_SNR = 2, /* λ(t) = σ(t)² max(1, 1/SNR(t)) (Salimans & Ho 2022, "truncated
+                               * SNR"): the error in the implied clean image x̂0 weighted by
+                               * max(SNR, 1). Under σ² alone that error counts 1/σ², so at high
+                               * noise, where only the code can tell what the image is (its
+                               * class, its shape), getting it right is worth almost nothing;
+                               * here it is worth as much as at σ/α = 1 */
 } drl_weighting;
 
 typedef enum { DRL_REG_NONE = 0, DRL_REG_L1 = 1, DRL_REG_KL = 2 } drl_reg;

@@ -60,6 +60,8 @@ double drl_sde_sample_t(const drl_config *c, drl_rng *rng) {
 double drl_sde_loss_weight(const drl_config *c, double t) {
     if (c->weighting == DRL_WEIGHT_SIGMA2) return 1.0;
     double al = drl_sde_alpha(c, t), sd = drl_sde_std(c, t);
-    double w = c->snr_gamma * sd * sd / (al * al); /* γ / SNR */
+    double inv_snr = sd * sd / (al * al);
+    if (c->weighting == DRL_WEIGHT_TRUNC_SNR) return inv_snr > 1.0 ? inv_snr : 1.0;
+    double w = c->snr_gamma * inv_snr; /* γ / SNR */
     return w < 1.0 ? w : 1.0;
 }

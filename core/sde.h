@@ -24,7 +24,7 @@ float drl_sde_noise_input(const drl_config *c, double t);
 /* Time t with std s(t) = s (inverse of drl_sde_std), clamped to [t_eps, 1]. */
 double drl_sde_t_of_std(const drl_config *c, double s);
 /* The loss weight at t relative to λ(t) = s(t)² (the config's weighting): 1 for "sigma2",
- * min(1, γ s²/α²) for "min_snr". */
+ * min(1, γ s²/α²) for "min_snr", max(1, s²/α²) for "truncated_snr". */
 double drl_sde_loss_weight(const drl_config *c, double t);
 /* Draws one training time from the configured distribution over [t_min, t_max]. */
 double drl_sde_sample_t(const drl_config *c, drl_rng *rng);

@@ -40,16 +40,25 @@ static int get_range(drl_proto_error *e, json_t *v, const char *field, int lo_op
 }
 
 /* *out = 0 for the string a, 1 for b; anything else is a 422 naming field and both choices. */
-static int get_choice(drl_proto_error *e, json_t *v, const char *field, const char *a, const char *b, int *out) {
+/* *out = the index of v's string among names[0 .. n-1] (its enum value); 422 otherwise. */
+static int get_choice(drl_proto_error *e, json_t *v, const char *field, const char *const *names, int n, int *out) {
     const char *s;
     size_t len;
     int rc = drl_proto_json_string(e, v, field, &s, &len);
     if (rc) return rc;
-    if (!strcmp(s, a)) *out = 0;
-    else if (!strcmp(s, b)) *out = 1;
-    else rc = drl_proto_errorf(e, 422, "invalid_input", "%s: unknown \"%.40s\" (use %s or %s)", field, s, a, b);
-    return rc;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(s, names[i])) {
+            *out = i;
+            return 0;
+        }
+    char list[128] = "";
+    for (int i = 0; i < n; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? (i == n - 1 ? " or " : ", ") : "", names[i]);
+    return drl_proto_errorf(e, 422, "invalid_input", "%s: unknown \"%.40s\" (use %s)", field, s, list);
 }
+
+static const char *const weighting_names[] = {"sigma2", "min_snr", "truncated_snr"}; /* drl_weighting */
+static const char *const sde_names[] = {"ve", "vp"};                                   /* drl_sde */
 
 int drl_proto_job_parse(drl_proto_error *e, const char *media, const uint8_t *body, size_t n,
                         drl_proto_job_spec *out) {
@@ -99,9 +108,9 @@ int drl_proto_job_parse(drl_proto_error *e, const char *media, const uint8_t *bo
     if (!rc && (v = json_object_get(o, "t_range"))) out->has_t_range = !(rc = get_range(e, v, "t_range", 1, &out->t_min, &out->t_max));
     if (!rc && (v = json_object_get(o, "code_t_range")))
         out->has_code_t_range = !(rc = get_range(e, v, "code_t_range", 0, &out->code_t_min, &out->code_t_max));
-    if (!rc && (v = json_object_get(o, "weighting"))) rc = get_choice(e, v, "weighting", "sigma2", "min_snr", &out->weighting);
+    if (!rc && (v = json_object_get(o, "weighting"))) rc = get_choice(e, v, "weighting", weighting_names, 3, &out->weighting);
     if (!rc && (v = json_object_get(o, "snr_gamma"))) rc = drl_proto_json_float(e, v, "snr_gamma", 0.0f, 1e6f, 1, &out->snr_gamma);
-    if (!rc && (v = json_object_get(o, "sde"))) rc = get_choice(e, v, "sde", "ve", "vp", &out->sde);
+    if (!rc && (v = json_object_get(o, "sde"))) rc = get_choice(e, v, "sde", sde_names, 2, &out->sde);
     if (!rc && (v = json_object_get(o, "latent_dim")) && !(rc = drl_proto_json_int(e, v, "latent_dim", 1, 4096, &i))) out->latent_dim = (int)i;
     if (!rc && (v = json_object_get(o, "time_cond"))) rc = drl_proto_json_bool(e, v, "time_cond", &out->time_cond);
     if (!rc && (v = json_object_get(o, "ckpt_every")) && !(rc = drl_proto_json_int(e, v, "ckpt_every", 0, 10000000, &i))) out->ckpt_every = (long)i;
@@ -135,10 +144,10 @@ char *drl_proto_job_spec_json(const drl_proto_job_spec *s) {
     json_object_set_new(o, "flip", json_boolean(s->flip));
     json_object_set_new(o, "seed", json_integer((json_int_t)s->seed));
     if (s->has_t_range) json_object_set_new(o, "t_range", json_pack("[f, f]", (double)s->t_min, (double)s->t_max));
-    if (s->sde >= 0) json_object_set_new(o, "sde", json_string(s->sde ? "vp" : "ve"));
+    if (s->sde >= 0) json_object_set_new(o, "sde", json_string(sde_names[s->sde]));
     if (s->has_code_t_range)
         json_object_set_new(o, "code_t_range", json_pack("[f, f]", (double)s->code_t_min, (double)s->code_t_max));
-    if (s->weighting >= 0) json_object_set_new(o, "weighting", json_string(s->weighting ? "min_snr" : "sigma2"));
+    if (s->weighting >= 0) json_object_set_new(o, "weighting", json_string(weighting_names[s->weighting]));
     if (s->snr_gamma > 0.0f) json_object_set_new(o, "snr_gamma", json_real(s->snr_gamma));
     if (s->base == DRL_JOB_BASE_SCRATCH) {
         json_object_set_new(o, "latent_dim", json_integer(s->latent_dim));

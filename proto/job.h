@@ -30,7 +30,7 @@ typedef struct {
     int sde;              /* -1: the base's (ve from scratch); 0 ve, 1 vp */
     int has_code_t_range; /* the code window; default the base's ([0, 1] from scratch) */
     float code_t_min, code_t_max;
-    int weighting;        /* -1: the base's (sigma2 from scratch); 0 sigma2, 1 min_snr */
+    int weighting;        /* -1: the base's (sigma2 from scratch); else a drl_weighting (0 sigma2, 1 min_snr, 2 truncated_snr) */
     float snr_gamma;      /* 0: the base's (5 from scratch) */
     int latent_dim;       /* from scratch only; 0: default 128 */
     int time_cond;        /* from scratch only */

@@ -64,6 +64,10 @@ expect_rc 2 "train with a non-positive --snr-gamma" "$BIN" train --out "$TMP/m" 
 expect_err "snr_gamma" "bad snr-gamma names the field"
 expect_rc 2 "min-SNR weighting on the autoencoder" "$BIN" train --out "$TMP/m" --autoencoder --weighting min_snr
 expect_err "weighting" "the refusal names the weighting"
+expect_rc 2 "truncated-SNR weighting on the autoencoder" "$BIN" train --out "$TMP/m" --autoencoder --weighting truncated_snr
+expect_err "weighting" "the refusal names the weighting"
+expect_rc 2 "an unknown --weighting" "$BIN" train --out "$TMP/m" --weighting snr
+expect_err "sigma2, min_snr or truncated_snr" "the refusal lists the weightings"
 expect_rc 1 "inspect of a missing file" "$BIN" inspect "$TMP/nope.safetensors"
 printf 'garbage!' > "$TMP/bad.safetensors"
 expect_rc 1 "inspect of a corrupt file" "$BIN" inspect "$TMP/bad.safetensors"

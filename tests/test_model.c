@@ -25,11 +25,11 @@
 
 /* ------------------------------------------------------------------------ fixtures */
 
-enum { V_DRL, V_TCOND, V_VP, V_VDRL_KL, V_L1, V_DROPOUT, V_AE, V_WINDOW, V_MINSNR, N_VARIANTS };
+enum { V_DRL, V_TCOND, V_VP, V_VDRL_KL, V_L1, V_DROPOUT, V_AE, V_WINDOW, V_MINSNR, V_TRUNCSNR, N_VARIANTS };
 static const char *const variant_name[N_VARIANTS] = {
     [V_DRL] = "drl", [V_TCOND] = "tcond", [V_VP] = "vp",
     [V_VDRL_KL] = "vdrl_kl", [V_L1] = "l1", [V_DROPOUT] = "dropout", [V_AE] = "ae",
-    [V_WINDOW] = "code_window", [V_MINSNR] = "min_snr",
+    [V_WINDOW] = "code_window", [V_MINSNR] = "min_snr", [V_TRUNCSNR] = "truncated_snr_vp",
 };
 
 /* A model small enough that hundreds of loss evaluations take well under a second. */
@@ -51,6 +51,7 @@ static drl_config tiny_config(int variant) {
     case V_DROPOUT: c.dropout = 0.3f, c.time_cond = 1; break;
     case V_AE: c.mode = DRL_MODE_AE, c.reg = DRL_REG_L1, c.lambda_z = 0.2f; break;
     case V_MINSNR: c.weighting = DRL_WEIGHT_MIN_SNR, c.snr_gamma = 2.0f, c.time_cond = 1; break;
+    case V_TRUNCSNR: c.weighting = DRL_WEIGHT_TRUNC_SNR, c.sde = DRL_SDE_VP, c.time_cond = 1; break;
     case V_WINDOW: c.code_t_min = 0.5f, c.code_t_max = 0.9f, c.reg = DRL_REG_L1, c.lambda_z = 0.2f; break;
     default: break;
     }
@@ -269,6 +270,7 @@ START_TEST(test_gradcheck) {
     batch b = make_batch(&c, 2, 99 + (uint64_t)_i);
     if (_i == V_WINDOW) b.t[0] = 0.3f, b.t[1] = 0.7f; /* one image outside the window, one in */
     if (_i == V_MINSNR) b.t[0] = 0.1f, b.t[1] = 0.8f; /* one image down-weighted, one not */
+    if (_i == V_TRUNCSNR) b.t[0] = 0.05f, b.t[1] = 0.6f; /* VP: SNR > 1, and SNR < 1 (up-weighted) */
     drl_model_acts *a = make_acts(m, b.B, 1);
     drl_params *p = &m->params;
 
@@ -657,9 +659,10 @@ START_TEST(test_code_window) {
 }
 END_TEST
 
-/* min-SNR weighting: the batch loss is the mean of the images' σ²-weighted losses, each scaled
- * by min(1, γ σ²/α²) (VE: α = 1), for the loss and for every parameter gradient. */
-START_TEST(test_min_snr_weighting) {
+/* Loss weightings: the batch loss is the mean of the images' σ²-weighted losses, each scaled by
+ * its weight -- min(1, γ σ²/α²) for min-SNR, max(1, σ²/α²) for truncated SNR (VE: α = 1) --
+ * for the loss and for every parameter gradient. _i: 0 min-SNR, 1 truncated SNR. */
+START_TEST(test_loss_weighting) {
     drl_config c = tiny_config(V_DRL);
     drl_model *m = make_model(&c, 51);
     batch b = make_batch(&c, 2, 52);
@@ -668,23 +671,25 @@ START_TEST(test_min_snr_weighting) {
     double w[2];
     for (int i = 0; i < 2; i++) {
         double s = drl_sde_std(&c, b.t[i]);
-        w[i] = gamma * s * s < 1.0 ? gamma * s * s : 1.0;
+        if (_i == 0) w[i] = gamma * s * s < 1.0 ? gamma * s * s : 1.0;
+        else w[i] = s * s > 1.0 ? s * s : 1.0;
     }
-    ck_assert_msg(w[0] < 0.01 && w[1] == 1.0, "the test needs one down-weighted image (w %g %g)", w[0], w[1]);
+    if (_i == 0) ck_assert_msg(w[0] < 0.01 && w[1] == 1.0, "the test needs one down-weighted image (w %g %g)", w[0], w[1]);
+    else ck_assert_msg(w[0] == 1.0 && w[1] > 100.0, "the test needs one up-weighted image (w %g %g)", w[0], w[1]);
     drl_params *p = &m->params;
     drl_model_acts *a1 = make_acts(m, 1, 1), *a2 = make_acts(m, 2, 1);
     const size_t n = (size_t)c.C * c.H * c.W, d = (size_t)c.latent_dim;
     /* each image alone under λ = σ² */
     double want = 0.0;
-    float *g = calloc(p->total, sizeof(float));
+    double *g = calloc(p->total, sizeof(double));
     ck_assert(g);
     for (int i = 0; i < 2; i++) {
         batch one = {1, b.x0 + i * n, b.t + i, b.eps + i * n, b.eps_z ? b.eps_z + i * d : NULL};
         drl_params_zero_grad(p);
         want += 0.5 * w[i] * run_loss(m, a1, &one, 1).total;
-        for (size_t k = 0; k < p->total; k++) g[k] += (float)(0.5 * w[i]) * p->grad[k];
+        for (size_t k = 0; k < p->total; k++) g[k] += 0.5 * w[i] * p->grad[k];
     }
-    m->cfg.weighting = DRL_WEIGHT_MIN_SNR, m->cfg.snr_gamma = gamma;
+    m->cfg.weighting = _i == 0 ? DRL_WEIGHT_MIN_SNR : DRL_WEIGHT_TRUNC_SNR, m->cfg.snr_gamma = gamma;
     drl_params_zero_grad(p);
     double got = run_loss(m, a2, &b, 1).total;
     ck_assert_msg(fabs(got - want) <= 1e-5 * fabs(want), "loss %.9g vs %.9g", got, want);
@@ -707,10 +712,10 @@ END_TEST
 /* drl_model_loss_sharded equals drl_model_loss up to summation order, and is bit-identical for
  * 1, 2 and 3 threads (the shards' split does not depend on the thread count). */
 START_TEST(test_sharded_matches_loss) {
-    static const int variants[] = {V_DRL, V_VDRL_KL, V_AE, V_TCOND, V_MINSNR};
+    static const int variants[] = {V_DRL, V_VDRL_KL, V_AE, V_TCOND, V_MINSNR, V_TRUNCSNR};
     static const int batches[] = {20, 17, 3};
-    drl_config c = tiny_config(variants[_i % 5]);
-    const int B = batches[_i / 5];
+    drl_config c = tiny_config(variants[_i % 6]);
+    const int B = batches[_i / 6];
     drl_model *m = make_model(&c, 31);
     batch b = make_batch(&c, B, 32);
     const size_t tot = m->params.total;
@@ -737,7 +742,7 @@ START_TEST(test_sharded_matches_loss) {
         drl_loss_parts got = drl_model_loss_sharded(m, s, m->params.data, b.x0, b.t, b.eps, b.eps_z,
                                                     B, 1, 0, &r);
         ck_assert_msg(fabs(got.total - want.total) <= 1e-5 * fabs(want.total),
-                      "%s B=%d: loss %.9g vs %.9g", variant_name[variants[_i % 5]], B, got.total,
+                      "%s B=%d: loss %.9g vs %.9g", variant_name[variants[_i % 6]], B, got.total,
                       want.total);
         ck_assert_close(m->params.grad, g_want, tot, 1e-5, "sharded gradients vs one pass");
         if (th == 1) {
@@ -793,10 +798,10 @@ int main(void) {
     tcase_add_loop_test(te, test_encode_matches_loss, 0, 3);
     tcase_add_loop_test(te, test_encode_prepared, 0, 2);
     tcase_add_test(te, test_code_window);
-    tcase_add_test(te, test_min_snr_weighting);
+    tcase_add_loop_test(te, test_loss_weighting, 0, 2);
     suite_add_tcase(s, te);
     TCase *tsh = tcase_create("sharded");
-    tcase_add_loop_test(tsh, test_sharded_matches_loss, 0, 15);
+    tcase_add_loop_test(tsh, test_sharded_matches_loss, 0, 18);
     suite_add_tcase(s, tsh);
     return drl_test_run(s);
 }

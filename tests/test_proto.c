@@ -11,6 +11,7 @@
 
 #include "base64.h"
 #include "codec.h"
+#include "job.h"
 #include "jsonbuf.h"
 #include "png.h"
 #include "request.h"
@@ -1453,10 +1454,45 @@ START_TEST(test_limits_defaults) {
 }
 END_TEST
 
+/* A training job's choice fields: every name parses to its enum value and is written back by
+ * name; an unknown name is refused with every valid one listed. */
+START_TEST(test_job_choices) {
+    static const char *const weightings[] = {"sigma2", "min_snr", "truncated_snr"};
+    for (int i = 0; i < 3; i++) {
+        char body[160];
+        snprintf(body, sizeof body, "{\"dataset\":\"d1\",\"weighting\":\"%s\",\"sde\":\"%s\"}", weightings[i],
+                 i == 1 ? "vp" : "ve");
+        drl_proto_error e = {0};
+        drl_proto_job_spec s;
+        ck_assert_msg(drl_proto_job_parse(&e, "application/json", (uint8_t *)body, strlen(body), &s) == 0,
+                      "%s: %s", body, e.message);
+        ck_assert_int_eq(s.weighting, i);
+        ck_assert_int_eq(s.sde, i == 1);
+        char *j = drl_proto_job_spec_json(&s);
+        ck_assert(j);
+        json_t *o = json_loads(j, 0, NULL);
+        ck_assert(o);
+        ck_assert_str_eq(json_string_value(json_object_get(o, "weighting")), weightings[i]);
+        ck_assert_str_eq(json_string_value(json_object_get(o, "sde")), i == 1 ? "vp" : "ve");
+        json_decref(o);
+        free(j);
+    }
+    drl_proto_error e = {0};
+    drl_proto_job_spec s;
+    const char *bad = "{\"dataset\":\"d1\",\"weighting\":\"snr\"}";
+    ck_assert_int_eq(drl_proto_job_parse(&e, "application/json", (uint8_t *)bad, strlen(bad), &s), -1);
+    ck_assert_err(e, 422, "invalid_input", "weighting: unknown \"snr\" (use sigma2, min_snr or truncated_snr)");
+    const char *bad_sde = "{\"dataset\":\"d1\",\"sde\":\"subvp\"}";
+    ck_assert_int_eq(drl_proto_job_parse(&e, "application/json", (uint8_t *)bad_sde, strlen(bad_sde), &s), -1);
+    ck_assert_err(e, 422, "invalid_input", "sde: unknown \"subvp\" (use ve or vp)");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("proto");
     TCase *tc = tcase_create("proto");
     tcase_add_test(tc, test_base64_roundtrip);
+    tcase_add_test(tc, test_job_choices);
     tcase_add_test(tc, test_base64_rfc4648);
     tcase_add_test(tc, test_base64_rejects);
     tcase_add_test(tc, test_error_json);

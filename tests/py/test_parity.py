@@ -52,6 +52,9 @@ CASES = [
     # min-SNR loss weighting (gamma 20 puts t < ~0.3 below weight 1 on VE, a VP case too)
     ("min_snr_ve", dict(weighting="min_snr", snr_gamma=20.0), 4, 1e-4),
     ("min_snr_vp_tcond", dict(weighting="min_snr", snr_gamma=0.5, sde="vp", time_cond=True), 4, 1e-4),
+    # truncated-SNR weighting: max(1, 1 / SNR) -- VE from sigma = 1 (t ~ 0.54) up, VP from t ~ 0.37
+    ("truncated_snr_ve", dict(weighting="truncated_snr"), 4, 1e-4),
+    ("truncated_snr_vp_tcond", dict(weighting="truncated_snr", sde="vp", time_cond=True), 4, 1e-4),
 ]
 
 
@@ -68,9 +71,10 @@ def build_case(dirname, name, over, B, tol, seed):
     t = torch.rand(B, generator=gen) * 0.95 + 0.05
     eps = torch.randn(B, C, H, W, generator=gen)
     eps_z = torch.randn(B, d, generator=gen) if cfg["variational"] else None
-    if cfg["weighting"] == "min_snr":  # the case must exercise a weight below 1
+    if cfg["weighting"] != "sigma2":  # the case must exercise weights of 1 and not 1
         snr = (R.sde_alpha(cfg, t.double()) / R.sde_std(cfg, t.double())) ** 2
-        assert (snr > cfg["snr_gamma"]).any() and (snr < cfg["snr_gamma"]).any(), name
+        edge = cfg["snr_gamma"] if cfg["weighting"] == "min_snr" else 1.0
+        assert (snr > edge).any() and (snr < edge).any(), name
 
     ref = model.double()
     ref.zero_grad()

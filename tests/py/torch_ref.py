@@ -216,6 +216,8 @@ class DRLModel(nn.Module):
         w = torch.ones_like(t)  # lambda(t) = sigma(t)^2: unit weight on the noise error
         if c["weighting"] == "min_snr":  # min(1, gamma / SNR), SNR = alpha^2 / sigma^2
             w = torch.clamp(f32(c["snr_gamma"]) * (sde_std(c, t) / sde_alpha(c, t)) ** 2, max=1.0)
+        elif c["weighting"] == "truncated_snr":  # max(1, 1 / SNR)
+            w = torch.clamp((sde_std(c, t) / sde_alpha(c, t)) ** 2, min=1.0)
         dsm = (w[:, None, None, None] * (h + eps) ** 2).sum() / B
         reg = f32(c["lambda_z"]) * R
         return enc, h, dsm, reg, dsm + reg
