@@ -285,6 +285,15 @@ static double optimise(const drl_train_cfg *cfg, trainer *T) {
 
 /* ------------------------------------------------------------------------ the loop */
 
+void drl_train_eta_add(drl_train_eta *e, double images, double seconds) {
+    double r = images / (seconds > 1e-9 ? seconds : 1e-9);
+    e->rate = e->rate > 0.0 ? 0.7 * e->rate + 0.3 * r : r;
+}
+
+double drl_train_eta_seconds(const drl_train_eta *e, double images) {
+    return e->rate > 0.0 ? images / e->rate : 0.0;
+}
+
 static int trainer_setup(drl_err *err, const drl_train_cfg *cfg, const drl_dataset *ds, trainer *T) {
     drl_config mc = cfg->model;
     int rc;
@@ -350,8 +359,9 @@ int drl_train_run(drl_err *err, const drl_train_cfg *cfg, const drl_dataset *ds,
         if (!curve) rc = drl_errf(err, DRL_EIO, "%s: %s", csv, strerror(errno));
         else if (T.step == 0) fprintf(curve, "step,loss,dsm,reg,grad_norm,lr,img_per_s\n");
     }
-    double acc = 0, acc_dsm = 0, acc_reg = 0, acc_norm = 0, t0 = drl_clock_now_s(), t_start = t0;
-    long acc_n = 0, start_step = T.step;
+    double acc = 0, acc_dsm = 0, acc_reg = 0, acc_norm = 0, t0 = drl_clock_now_s();
+    long acc_n = 0;
+    drl_train_eta eta = {0};
     int B = cfg->batch_size;
     const drl_adam_cfg adam = adam_of(cfg); /* the lr reported with each row */
     while (!rc && T.step < cfg->steps) {
@@ -377,8 +387,8 @@ int drl_train_run(drl_err *err, const drl_train_cfg *cfg, const drl_dataset *ds,
                 .reg = acc_reg / acc_n, .grad_norm = acc_norm / acc_n,
                 .lr = drl_adam_lr_at(&adam, T.step - 1),
                 .img_per_s = acc_n * B / (t1 - t0 > 1e-9 ? t1 - t0 : 1e-9)};
-            double overall = (T.step - start_step) * B / (t1 - t_start > 1e-9 ? t1 - t_start : 1e-9);
-            pr.eta_s = (cfg->steps - T.step) * (double)B / (overall > 0 ? overall : 1);
+            drl_train_eta_add(&eta, (double)acc_n * B, t1 - t0);
+            pr.eta_s = drl_train_eta_seconds(&eta, (double)(cfg->steps - T.step) * B);
             fprintf(curve, "%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.1f\n", pr.step, pr.loss, pr.dsm, pr.reg,
                     pr.grad_norm, pr.lr, pr.img_per_s);
             fflush(curve);

@@ -57,6 +57,19 @@ typedef struct {
     double eta_s;
 } drl_train_progress;
 
+/* The training rate behind the ETA: an exponential moving average (weight 0.3 on the newest)
+ * of each report interval's images per second, so that a pause (SIGSTOP, a suspended
+ * container) or a change of load stops counting after a few intervals instead of weighing on
+ * the estimate for the rest of the run. Zero-initialise; the first interval sets it. */
+typedef struct {
+    double rate; /* images/s; 0 until the first interval */
+} drl_train_eta;
+
+/* Adds an interval: `images` trained in `seconds` of wall time. */
+void drl_train_eta_add(drl_train_eta *e, double images, double seconds);
+/* Seconds to train `images` more at the current rate (0 before any interval). */
+double drl_train_eta_seconds(const drl_train_eta *e, double images);
+
 /* Called every log_every steps and at checkpoints; return non-zero to stop (like SIGINT). */
 typedef int (*drl_train_progress_fn)(void *user, const drl_train_progress *p);
 
