@@ -39,8 +39,8 @@ static int get_range(drl_proto_error *e, json_t *v, const char *field, int lo_op
     return rc;
 }
 
-/* *out = 0 for the string a, 1 for b; anything else is a 422 naming field and both choices. */
-/* *out = the index of v's string among names[0 .. n-1] (its enum value); 422 otherwise. */
+/* *out = the index of v's string among names[0 .. n-1] (its enum value); anything else is a
+ * 422 naming the field and every choice. */
 static int get_choice(drl_proto_error *e, json_t *v, const char *field, const char *const *names, int n, int *out) {
     const char *s;
     size_t len;
